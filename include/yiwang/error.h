@@ -1,0 +1,20 @@
+/* Error codes shared by every module: 0 is success, failures are negative YW_E* values. */
+#ifndef YIWANG_ERROR_H
+#define YIWANG_ERROR_H
+
+enum {
+	YW_OK = 0,
+	YW_EINVAL = -1,  /* bad argument or malformed input */
+	YW_ENOMEM = -2,  /* allocation failed */
+	YW_ELIMIT = -3,  /* input exceeds a limit from limits.h */
+	YW_EIO = -4,     /* read/write failed; errno holds the detail */
+	YW_EPARSE = -5,  /* input could not be parsed */
+	YW_ENOENT = -6,  /* no such file, field or name */
+	YW_EUNSUP = -7,  /* valid but not supported */
+	YW_EEXIST = -8,  /* already present */
+};
+
+/* Returns a static, human-readable text for an error code. */
+const char *yw_strerror(int err);
+
+#endif
