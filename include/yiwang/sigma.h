@@ -24,6 +24,7 @@ struct yw_rule_info {
 	const char *const *tags;
 	size_t ntags;
 	const char *product, *service, *category; /* log source; NULL = any */
+	size_t index; /* position in its ruleset: yw_ruleset_rule(rs, index) returns this */
 };
 
 struct yw_ruleset_stats {

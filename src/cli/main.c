@@ -1,4 +1,49 @@
-int main(void)
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef YW_VERSION
+#define YW_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
 {
-	return 0;
+	fputs("usage: yiwang <command> [options]\n"
+	      "\n"
+	      "commands:\n"
+	      "  decode       decode log files into ECS events (JSON lines)\n"
+	      "  hunt         run Sigma rules over log files and print the matches\n"
+	      "  rules check  validate Sigma rules, print file:line:col per problem\n"
+	      "  version      print the version\n"
+	      "\n"
+	      "`yiwang <command> --help` describes each command.\n"
+	      "exit codes: 0 success, 1 failure (unreadable input, invalid rules), 2 usage error\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return YW_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "decode"))
+		return yw_cmd_decode(argc - 1, argv + 1);
+	if (!strcmp(cmd, "hunt"))
+		return yw_cmd_hunt(argc - 1, argv + 1);
+	if (!strcmp(cmd, "rules"))
+		return yw_cmd_rules(argc - 1, argv + 1);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("yiwang %s\n", YW_VERSION);
+		return YW_EXIT_OK;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return YW_EXIT_OK;
+	}
+	fprintf(stderr, "yiwang: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return YW_EXIT_USAGE;
 }

@@ -1,0 +1,241 @@
+/* Decode + detect throughput on one core, replaying ../shared/corpus in memory.
+ *
+ * The corpus holds ~10k real lines; they are replayed (each pass is one copy of every file,
+ * in order) until the target event count is reached. Replayed lines keep their original
+ * timestamps and hosts: the figures measure parsing and matching work, which does not depend
+ * on those values. Reports the median of several runs and the peak RSS. */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "yiwang/decode.h"
+#include "yiwang/sigma.h"
+
+struct line {
+	const char *s;
+	size_t len;
+};
+
+struct corpus {
+	char *text; /* all files, concatenated */
+	size_t len;
+	struct line *lines;
+	size_t nlines;
+};
+
+static int slurp_append(struct corpus *c, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *t = realloc(c->text, c->len + (size_t)n + 2);
+	if (!t) {
+		fclose(f);
+		return -1;
+	}
+	c->text = t;
+	size_t got = fread(c->text + c->len, 1, (size_t)n, f);
+	fclose(f);
+	c->len += got;
+	if (c->len && c->text[c->len - 1] != '\n')
+		c->text[c->len++] = '\n';
+	return 0;
+}
+
+static void split_lines(struct corpus *c)
+{
+	size_t cap = 1024;
+	c->lines = malloc(cap * sizeof(*c->lines));
+	const char *p = c->text, *end = c->text + c->len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		if (c->nlines == cap) {
+			cap *= 2;
+			c->lines = realloc(c->lines, cap * sizeof(*c->lines));
+		}
+		c->lines[c->nlines++] = (struct line){p, (size_t)(nl - p)};
+		p = nl + 1;
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct run {
+	const struct yw_ruleset *rs;
+	unsigned long long events, matches;
+};
+
+static int count_match(void *ud, const struct yw_rule_info *r, const struct yw_event *ev)
+{
+	((struct run *)ud)->matches++;
+	return 0;
+}
+
+static int on_event(void *ud, struct yw_event *ev)
+{
+	struct run *r = ud;
+	r->events++;
+	if (r->rs)
+		yw_ruleset_match(r->rs, ev, count_match, r);
+	return 0;
+}
+
+static double one_run(const struct corpus *c, size_t target, const struct yw_ruleset *rs,
+		      struct run *out)
+{
+	struct yw_decode_opts o = {.default_year = 2024};
+	struct yw_decoder *d = NULL;
+	memset(out, 0, sizeof(*out));
+	out->rs = rs;
+	if (yw_decoder_new("auto", &o, on_event, out, &d) != 0)
+		return -1;
+	double t0 = now();
+	size_t fed = 0;
+	while (fed < target)
+		for (size_t i = 0; i < c->nlines && fed < target; i++, fed++)
+			yw_decoder_line(d, c->lines[i].s, c->lines[i].len);
+	yw_decoder_flush(d);
+	double t = now() - t0;
+	yw_decoder_free(d);
+	return t;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void measure(const char *label, const struct corpus *c, size_t target, int reps,
+		    const struct yw_ruleset *rs)
+{
+	double t[16];
+	struct run r = {0};
+	for (int i = 0; i < reps; i++)
+		t[i] = one_run(c, target, rs, &r);
+	qsort(t, (size_t)reps, sizeof(double), cmp_d);
+	double med = t[reps / 2];
+	printf("%-34s %9zu lines %9llu events %8llu matches  median %.3f s  %10.0f lines/s  "
+	       "%10.0f events/s\n",
+	       label, target, r.events, r.matches, med, target / med, r.events / med);
+}
+
+static struct yw_ruleset *load(char **paths, int n, double *secs)
+{
+	struct yw_diags d = YW_DIAGS_INIT;
+	double t0 = now();
+	struct yw_ruleset *rs = yw_ruleset_new();
+	for (int i = 0; i < n; i++)
+		yw_ruleset_add_path(rs, paths[i], &d);
+	yw_ruleset_compile(rs, &d);
+	*secs = now() - t0;
+	yw_diags_free(&d);
+	return rs;
+}
+
+int main(int argc, char **argv)
+{
+	size_t target = 1000000;
+	int reps = 3;
+	const char *shared = YW_SHARED_DIR;
+	int c;
+	while ((c = getopt(argc, argv, "n:r:s:h")) != -1) {
+		switch (c) {
+		case 'n':
+			target = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			if (reps < 1 || reps > 15)
+				reps = 3;
+			break;
+		case 's':
+			shared = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: bench_hunt [-n lines] [-r repetitions] [-s shared-dir]\n");
+			return 2;
+		}
+	}
+	static const char *files[] = {
+		"corpus/auth/ubuntu-ec2-auth.log",
+		"corpus/audit/go-libaudit/audit-rhel6.log",
+		"corpus/audit/go-libaudit/audit-rhel7.log",
+		"corpus/audit/go-libaudit/audit-ubuntu14.log",
+		"corpus/audit/go-libaudit/audit-ubuntu16.log",
+		"corpus/audit/go-libaudit/audit-ubuntu17.log",
+		"corpus/audit/go-libaudit/test2.log",
+		"corpus/audit/go-libaudit/test3.log",
+		"corpus/audit/audit-userspace/test.log",
+		"corpus/audit/audit-userspace/test2.log",
+		"corpus/audit/audit-userspace/test3.log",
+		"corpus/audit/audit-userspace/test4.log",
+		"corpus/otrf/sh_arp_cache_2020-11-10074812.log",
+		"corpus/otrf/sh_binary_padding_dd_2020-11-10081941.log",
+	};
+	struct corpus corp = {0};
+	char path[4096];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", shared, files[i]);
+		if (slurp_append(&corp, path) != 0) {
+			fprintf(stderr, "bench_hunt: cannot read %s\n", path);
+			return 1;
+		}
+	}
+	/* The ossec-logtesting cases: one line each. */
+	for (int i = 1; i <= 60; i++) {
+		snprintf(path, sizeof(path), "%s/corpus/ossec-logtesting/%d/log", shared, i);
+		slurp_append(&corp, path);
+	}
+	split_lines(&corp);
+	printf("corpus: %zu lines from %s/corpus, replayed to %zu lines; %d runs each\n",
+	       corp.nlines, shared, target, reps);
+
+	measure("decode only", &corp, target, reps, NULL);
+
+	char linux1[4096], linux2[4096], bundled[4096];
+	snprintf(linux1, sizeof(linux1), "%s/sigma/rules/linux", shared);
+	snprintf(linux2, sizeof(linux2), "%s/sigma/rules-threat-hunting/linux", shared);
+	snprintf(bundled, sizeof(bundled), "%s/rules/sigma", YW_SOURCE_DIR);
+	char *lin[] = {linux1, linux2, bundled};
+	double secs;
+	struct yw_ruleset *rs = load(lin, 3, &secs);
+	printf("linux rules: %zu loaded in %.3f s\n", yw_ruleset_count(rs), secs);
+	measure("decode+detect, linux rules", &corp, target, reps, rs);
+	yw_ruleset_free(rs);
+
+	char a[5][4096];
+	const char *dirs[] = {"rules", "rules-emerging-threats", "rules-threat-hunting",
+			      "rules-compliance", "rules-placeholder"};
+	char *all[6];
+	for (int i = 0; i < 5; i++) {
+		snprintf(a[i], sizeof(a[i]), "%s/sigma/%s", shared, dirs[i]);
+		all[i] = a[i];
+	}
+	all[5] = bundled;
+	rs = load(all, 6, &secs);
+	printf("all rules: %zu loaded in %.3f s\n", yw_ruleset_count(rs), secs);
+	measure("decode+detect, all rules", &corp, target, reps, rs);
+	yw_ruleset_free(rs);
+
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+	free(corp.lines);
+	free(corp.text);
+	return 0;
+}

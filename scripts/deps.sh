@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages yiwang needs to build and test, when any is missing.
+set -euo pipefail
+pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  libyaml-dev libpcre2-dev libjansson-dev libaudit-dev
+  libssl-dev libzstd-dev libsqlite3-dev libvectorscan-dev
+  libcmocka-dev clang libclang-rt-14-dev python3
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
