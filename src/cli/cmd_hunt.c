@@ -104,7 +104,7 @@ static int write_text(struct hunt *h, const struct yw_rule_info *r, const struct
 	yw_strbuf_printf(b, "%-24s ", ts ? ts : "-");
 	if (h->colour)
 		yw_strbuf_puts(b, level_colour(r->level));
-	yw_strbuf_printf(b, "%-13s", r->level ? r->level : "-");
+	yw_strbuf_printf(b, "%-14s", r->level ? r->level : "-");
 	if (h->colour)
 		yw_strbuf_puts(b, "\033[0m");
 	put_safe(b, r->title, strlen(r->title), 100);
@@ -193,7 +193,7 @@ static void summary(struct hunt *h)
 			const struct yw_rule_info *r = h->hits[i].rule;
 			struct yw_strbuf line = YW_STRBUF_INIT;
 			put_safe(&line, r->title, strlen(r->title), 100);
-			fprintf(out, "  %8llu  %-13s %s\n", h->hits[i].hits,
+			fprintf(out, "  %8llu  %-14s%s\n", h->hits[i].hits,
 				r->level ? r->level : "-", line.data ? line.data : "");
 			yw_strbuf_free(&line);
 		}

@@ -254,7 +254,7 @@ int yw_event_set_ip(struct yw_event *ev, const char *name, const char *text, siz
 	char buf[INET6_ADDRSTRLEN + 1];
 	unsigned char bin[16] = {0};
 	int fam;
-	if (len == 0 || len >= sizeof(buf))
+	if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len))
 		return YW_EINVAL;
 	memcpy(buf, text, len);
 	buf[len] = '\0';

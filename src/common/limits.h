@@ -46,4 +46,49 @@
 /* Regex pattern length accepted from a rule (PCRE2 compile cost grows with it). */
 #define YW_MAX_REGEX 65536
 
+/* --- syslog decoders (decode_syslog.c) --- */
+
+/* Length of a syslog program tag; RFC 3164 allows 32, real tags (D-Bus names, Java apps) run
+ * longer. A longer first word is taken as text, so scanning for a tag stays short. */
+#define YW_MAX_SYSLOG_TAG 128
+
+/* Length of the "[pid]" part of a tag; a pid has at most 10 digits, some programs log a
+ * thread name there. */
+#define YW_MAX_SYSLOG_PID 32
+
+/* --- Sigma value matching (sigma_match.c) --- */
+
+/* Alternatives one detection item may expand into (windash 5^k, base64offset x3, placeholder
+ * products): SigmaHQ's largest item needs a few dozen; a hostile rule must not need millions. */
+#define YW_MAX_SIGMA_ALTS 16384
+
+/* PCRE2 match limit per regex evaluation, so a pathological pattern/subject pair cannot
+ * backtrack for seconds on one event; exceeding it counts as no match. */
+#define YW_SIGMA_REGEX_MATCH_LIMIT 1000000
+
+/* Values one placeholder may have in yw_placeholders (they multiply through expand). */
+#define YW_MAX_PLACEHOLDER_VALUES 4096
+
+/* --- auditd grouping (decode_auditd.c) --- */
+
+/* Bytes of record text held for one audit event: two maximal lines, so a huge EXECVE record
+ * and its companions still form one event, while one event's memory stays bounded. */
+#define YW_MAX_AUDIT_GROUP_BYTES (2 * 1024 * 1024)
+
+/* Bytes held across all open audit events; past it the oldest is emitted early. */
+#define YW_MAX_AUDIT_PENDING_BYTES (16 * 1024 * 1024)
+
+/* --- stream reader (decode.c) --- */
+
+/* fread() chunk of yw_decoder_file: large enough to amortize calls, small enough to keep. */
+#define YW_DECODE_READ_CHUNK (256 * 1024)
+
+/* ---- Sigma loader and mapping (h3a) ---- */
+
+/* Modifiers chained on one field key (`Field|a|b|...`); real rules use at most 3. */
+#define YW_MAX_SIGMA_MODIFIERS 16
+
+/* Event field names one Sigma field may map to in the mapping file; each is tried per event. */
+#define YW_MAX_MAPPING_TARGETS 6
+
 #endif

@@ -31,7 +31,7 @@ void yw_audit_free(struct yw_audit *a);
  * that is now finished to fn, oldest first. A line without an audit header becomes a group
  * of its own at once. Returns 0, YW_ENOMEM or fn's value. */
 int yw_audit_feed(struct yw_audit *a, const char *rec, size_t len, bool truncated,
-		  yw_audit_group_fn fn, void *ud);
+                  yw_audit_group_fn fn, void *ud);
 
 /* Hands every held group to fn, oldest first. */
 int yw_audit_flush(struct yw_audit *a, yw_audit_group_fn fn, void *ud);
@@ -40,8 +40,9 @@ int yw_audit_flush(struct yw_audit *a, yw_audit_group_fn fn, void *ud);
  * header), or NULL when the line holds none. Finds records behind a syslog header too. */
 const char *yw_audit_find(const char *line, size_t len);
 
-/* Fills an empty event from a group's text (records joined by '\n'): auditd.* raw fields,
- * ECS fields, @timestamp and the log source. Never rejects input. Returns 0 or YW_ENOMEM. */
-int yw_audit_decode(struct yw_event *ev, const char *text, size_t len);
+/* Fills an empty event (a provides scratch memory only) from a group's text (records joined by
+ * '\n'): auditd.* raw fields, ECS fields, @timestamp and the log source. Never rejects input.
+ * Returns 0 or YW_ENOMEM. */
+int yw_audit_decode(struct yw_audit *a, struct yw_event *ev, const char *text, size_t len);
 
 #endif

@@ -9,27 +9,27 @@
 
 /* Chosen by exact process.name. Services follow Sigma's linux log sources. */
 static const struct yw_sl_prog progs[] = {
-	{"sshd", "sshd", yw_sl_decode_sshd},
-	{"sudo", "sudo", yw_sl_decode_sudo},
-	{"su", "auth", yw_sl_decode_su},
-	{"CRON", "cron", yw_sl_decode_cron},
-	{"cron", "cron", yw_sl_decode_cron},
-	{"crond", "cron", yw_sl_decode_cron},
-	{"useradd", "auth", yw_sl_decode_account},
-	{"adduser", "auth", yw_sl_decode_account},
-	{"usermod", "auth", yw_sl_decode_account},
-	{"userdel", "auth", yw_sl_decode_account},
-	{"deluser", "auth", yw_sl_decode_account},
-	{"groupadd", "auth", yw_sl_decode_account},
-	{"groupdel", "auth", yw_sl_decode_account},
-	{"groupmod", "auth", yw_sl_decode_account},
-	{"passwd", "auth", yw_sl_decode_account},
-	{"chage", "auth", yw_sl_decode_account},
-	{"chpasswd", "auth", yw_sl_decode_account},
-	{"gpasswd", "auth", yw_sl_decode_account},
-	{"systemd", "syslog", yw_sl_decode_systemd},
-	{"systemd-logind", "auth", yw_sl_decode_logind},
-	{"kernel", "syslog", yw_sl_decode_kernel},
+    {"sshd", "sshd", yw_sl_decode_sshd},
+    {"sudo", "sudo", yw_sl_decode_sudo},
+    {"su", "auth", yw_sl_decode_su},
+    {"CRON", "cron", yw_sl_decode_cron},
+    {"cron", "cron", yw_sl_decode_cron},
+    {"crond", "cron", yw_sl_decode_cron},
+    {"useradd", "auth", yw_sl_decode_account},
+    {"adduser", "auth", yw_sl_decode_account},
+    {"usermod", "auth", yw_sl_decode_account},
+    {"userdel", "auth", yw_sl_decode_account},
+    {"deluser", "auth", yw_sl_decode_account},
+    {"groupadd", "auth", yw_sl_decode_account},
+    {"groupdel", "auth", yw_sl_decode_account},
+    {"groupmod", "auth", yw_sl_decode_account},
+    {"passwd", "auth", yw_sl_decode_account},
+    {"chage", "auth", yw_sl_decode_account},
+    {"chpasswd", "auth", yw_sl_decode_account},
+    {"gpasswd", "auth", yw_sl_decode_account},
+    {"systemd", "syslog", yw_sl_decode_systemd},
+    {"systemd-logind", "auth", yw_sl_decode_logind},
+    {"kernel", "syslog", yw_sl_decode_kernel},
 };
 
 /* A parsed timestamp before conversion. */
@@ -46,15 +46,17 @@ struct hdr {
 	size_t host_len, prog_len, pid_len;
 };
 
-void yw_sl_addr(struct yw_sl *s, const char *prefix, const char *v, size_t n)
+const struct yw_sl_ep yw_sl_source = {"source.address", "source.ip", "source.port"};
+const struct yw_sl_ep yw_sl_destination = {"destination.address", "destination.ip",
+                                           "destination.port"};
+const struct yw_sl_ep yw_sl_server = {"server.address", "server.ip", "server.port"};
+
+void yw_sl_addr(struct yw_sl *s, const struct yw_sl_ep *ep, const char *v, size_t n)
 {
-	char name[64];
 	if (n == 0)
 		return;
-	snprintf(name, sizeof(name), "%s.address", prefix);
-	yw_sl_str(s, name, v, n);
-	snprintf(name, sizeof(name), "%s.ip", prefix);
-	if (!s->err && yw_event_set_ip(s->ev, name, v, n) == YW_ENOMEM)
+	yw_sl_str(s, ep->address, v, n);
+	if (!s->err && yw_event_set_ip(s->ev, ep->ip, v, n) == YW_ENOMEM)
 		s->err = YW_ENOMEM;
 }
 
@@ -193,9 +195,10 @@ static bool parse_iso(const char **pp, const char *end, struct ts *t)
 		return false;
 	t->has_year = true;
 	t->off = 0;
-	if (p < end && *p == 'Z') {
+	size_t left = (size_t)(end - p);
+	if (left && *p == 'Z') {
 		p++;
-	} else if (end - p >= 5 && (*p == '+' || *p == '-')) {
+	} else if (left >= 5 && (*p == '+' || *p == '-')) {
 		int sign = *p == '-' ? -1 : 1;
 		int hh = two(p + 1), mm;
 		const char *q = p + 3;
@@ -243,7 +246,7 @@ static void set_time(struct yw_sl *s, struct ts *t, const struct yw_decode_opts 
 		return;
 	}
 	int64_t secs = days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 +
-		       t->min * 60 + t->sec - t->off;
+	               t->min * 60 + t->sec - t->off;
 	if (!s->err)
 		s->err = yw_event_set_time(s->ev, "@timestamp", secs * 1000000000 + t->nsec);
 }
@@ -312,8 +315,8 @@ static int parse_pri(const char **pp, const char *end)
 		return -1;
 	size_t nd = yw_sl_digits(p + 1, end);
 	int64_t v;
-	if (nd < 1 || nd > 3 || p + 1 + nd == end || p[1 + nd] != '>' || !yw_sl_uint(p + 1, nd, &v) ||
-	    v > 191)
+	if (nd < 1 || nd > 3 || p + 1 + nd == end || p[1 + nd] != '>' ||
+	    !yw_sl_uint(p + 1, nd, &v) || v > 191)
 		return -1;
 	*pp = p + 2 + nd;
 	return (int)v;
@@ -322,7 +325,7 @@ static int parse_pri(const char **pp, const char *end)
 /* RFC 5424 after "<PRI>VERSION ": returns false (with msg set to what is left) when the
  * structure breaks, so the caller notes it. */
 static bool parse_5424(struct yw_sl *s, const char *p, const char *end, struct hdr *h,
-		       const struct yw_decode_opts *opts)
+                       const struct yw_decode_opts *opts)
 {
 	struct ts t;
 	const char *f[4];
@@ -450,10 +453,26 @@ static bool rsyslog_repeat(struct yw_sl *s, const char **msg, size_t *len)
 	return true;
 }
 
+/* "[Tue Sep 12 10:38:15 2006] " (Apache httpd error log): a time and no host or program. */
+static bool bracketed_time(const char **pp, const char *end, struct ts *t)
+{
+	const char *p = *pp;
+	if (end - p < 6 || *p != '[' || p[4] != ' ')
+		return false;
+	p += 5;
+	if (!parse_bsd(&p, end, t) || !t->has_year || p == end || *p != ']')
+		return false;
+	p++;
+	if (p < end && *p == ' ')
+		p++;
+	*pp = p;
+	return true;
+}
+
 static const struct yw_sl_prog *find_prog(const char *name, size_t n)
 {
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
-		if (strncmp(progs[i].name, name, n) == 0 && progs[i].name[n] == '\0')
+		if (strlen(progs[i].name) == n && memcmp(progs[i].name, name, n) == 0)
 			return &progs[i];
 	return NULL;
 }
@@ -480,8 +499,7 @@ static void dispatch(struct yw_sl *s, const struct hdr *h)
 
 	if (!h->prog) {
 		const char *p = msg, *end = msg + len;
-		if (YW_SL_EAT(&p, end, "--- "))
-			(void)0;
+		YW_SL_EAT(&p, end, "--- ");
 		if (YW_SL_EAT(&p, end, "last message repeated ")) {
 			size_t nd = yw_sl_digits(p, end);
 			yw_sl_num(s, "yiwang.syslog.repeated", p, nd);
@@ -505,7 +523,7 @@ static void dispatch(struct yw_sl *s, const struct hdr *h)
 }
 
 int yw_decode_syslog_line(struct yw_event *ev, const char *line, size_t len,
-			  const struct yw_decode_opts *opts)
+                          const struct yw_decode_opts *opts)
 {
 	struct yw_sl s = {.ev = ev, .msg_end = line + len};
 	struct hdr h = {0};
@@ -526,24 +544,17 @@ int yw_decode_syslog_line(struct yw_event *ev, const char *line, size_t len,
 	} else if (parse_bsd(&p, end, &t) || parse_iso(&p, end, &t)) {
 		set_time(&s, &t, opts);
 		parse_3164_rest(p, end, &h);
-	} else if (*p == '[' && end - p > 5 && month_of(p + 5, end) && p[4] == ' ' &&
-		   (p += 5, parse_bsd(&p, end, &t)) && t.has_year && p < end && *p == ']') {
-		/* "[Tue Sep 12 10:38:15 2006] ..." (Apache httpd error log): time only. */
+	} else if (bracketed_time(&p, end, &t)) {
 		set_time(&s, &t, opts);
-		p++;
-		if (p < end && *p == ' ')
-			p++;
 		h.msg = p;
 	} else {
-		/* No timestamp: after a PRI a bare "prog: msg" still counts; else all is message. */
-		p = pri >= 0 ? line + (p - line) : line;
+		/* No timestamp: after a PRI a bare "prog: msg" still counts; else all is message.
+		 */
 		h.msg = p;
-		if (!(pri >= 0 && parse_tag(p, end, &h)))
-			h.msg = p;
+		if (pri >= 0)
+			parse_tag(p, end, &h);
 		ok = false;
 	}
-	if (p > end)
-		p = end;
 
 	if (h.host)
 		yw_sl_str(&s, "host.name", h.host, h.host_len);
@@ -569,7 +580,7 @@ int yw_decode_syslog_line(struct yw_event *ev, const char *line, size_t len,
 	yw_sl_str(&s, "message", h.msg, (size_t)(end - h.msg));
 	if (!ok)
 		yw_event_anomaly(ev, rfc5424 ? "malformed RFC 5424 header"
-					     : "syslog header not recognised");
+		                             : "syslog header not recognised");
 	dispatch(&s, &h);
 	if (s.err == YW_ELIMIT) {
 		yw_event_anomaly(ev, "event size limit reached while decoding syslog line");

@@ -16,8 +16,7 @@
 struct yw_sl {
 	struct yw_event *ev;
 	int err;
-	const char *prog; /* process.name as logged (not NUL-terminated), may be NULL */
-	size_t prog_len;
+	const char *msg_end; /* end of the line */
 	bool pam; /* the message was a PAM module's: the log source service becomes auth */
 };
 
@@ -83,8 +82,14 @@ static inline void yw_sl_user(struct yw_sl *s, const char *name, const char *v, 
 		yw_sl_str(s, name, v, n);
 }
 
-/* "<prefix>.address" as written, plus "<prefix>.ip" when the text is an IP address. */
-void yw_sl_addr(struct yw_sl *s, const char *prefix, const char *v, size_t n);
+/* The fields of one end of a connection, named once so the hot path never formats names. */
+struct yw_sl_ep {
+	const char *address, *ip, *port;
+};
+extern const struct yw_sl_ep yw_sl_source, yw_sl_destination, yw_sl_server;
+
+/* ep->address as written, plus ep->ip when the text is an IP address. */
+void yw_sl_addr(struct yw_sl *s, const struct yw_sl_ep *ep, const char *v, size_t n);
 
 /* Sets name to the decimal number in [p, p+n) when it is one (at most 18 digits). */
 void yw_sl_num(struct yw_sl *s, const char *name, const char *p, size_t n);

@@ -42,7 +42,14 @@ void yw_cond_free(struct yw_cond *c);
 /* Asks whether selection idx matched. Called lazily, at most once per evaluation path. */
 typedef bool (*yw_cond_sel_fn)(void *ud, size_t idx);
 
-/* Evaluates with short-circuiting. */
+/* Combines the parsed elements of a condition list (the specification links them with OR)
+ * into one tree, flattening nested ORs. Takes ownership of parts[0..n) whether or not it
+ * succeeds (the array itself stays the caller's). Returns 0, YW_EINVAL (n == 0) or
+ * YW_ENOMEM. */
+int yw_cond_or_list(struct yw_cond **parts, size_t n, struct yw_cond **out);
+
+/* Evaluates with short-circuiting. Recursive: a parsed tree is at most YW_MAX_RULE_DEPTH
+ * operators deep (one more after yw_cond_or_list), so the stack use is bounded. */
 bool yw_cond_eval(const struct yw_cond *c, yw_cond_sel_fn sel, void *ud);
 
 /* Writes a canonical, fully parenthesised form, e.g. "(sel1 and (not filter))", using names. */

@@ -1,5 +1,6 @@
 /* The Sigma field mapping (format: docs/sigma.md). Parsed once per ruleset; lookups run at
  * compile time, and per event only for the rare `fieldref` modifier. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -68,7 +69,7 @@ struct mparse {
 static int bad(struct mparse *p, const yaml_node_t *n, const char *msg)
 {
 	yw_diags_add(p->d, YW_DIAG_ERROR, p->file, (unsigned)n->start_mark.line + 1,
-		     (unsigned)n->start_mark.column + 1, "mapping: %s", msg);
+	             (unsigned)n->start_mark.column + 1, "mapping: %s", msg);
 	if (!p->rc)
 		p->rc = YW_EPARSE;
 	return p->rc;
@@ -92,7 +93,7 @@ static int dup_to(struct mparse *p, const yaml_node_t *n, char **out)
 }
 
 static int parse_field(struct mparse *p, struct mapfield *f, const yaml_node_t *k,
-		       const yaml_node_t *v)
+                       const yaml_node_t *v)
 {
 	int rc = dup_to(p, k, &f->from);
 	if (rc)
@@ -107,13 +108,14 @@ static int parse_field(struct mparse *p, struct mapfield *f, const yaml_node_t *
 	if (v->type != YAML_SEQUENCE_NODE)
 		return bad(p, v, "a field maps to a name or a list of names");
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (n == 0 || n > YW_SIGMA_MAX_CANDS - 2)
-		return bad(p, v, "a field maps to 1 to 6 names");
+	if (n == 0 || n > YW_MAX_MAPPING_TARGETS)
+		return bad(p, v, "a field maps to 1 to YW_MAX_MAPPING_TARGETS (6) names");
 	f->to = calloc(n, sizeof(char *));
 	if (!f->to)
 		return YW_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const yaml_node_t *it = yaml_document_get_node(p->doc, v->data.sequence.items.start[i]);
+		const yaml_node_t *it =
+		    yaml_document_get_node(p->doc, v->data.sequence.items.start[i]);
 		f->nto++;
 		if ((rc = dup_to(p, it, &f->to[i])))
 			return rc;
@@ -169,14 +171,16 @@ static int parse_entry(struct mparse *p, struct yw_sigma_mapent *e, const yaml_n
 				continue;
 			if (v->type != YAML_MAPPING_NODE)
 				return bad(p, v, "fields must be a map");
-			size_t nf = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+			size_t nf =
+			    (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
 			if (!(e->fields = calloc(nf ? nf : 1, sizeof(*e->fields))))
 				return YW_ENOMEM;
 			for (size_t i = 0; i < nf && !rc; i++) {
 				yaml_node_pair_t *fp = &v->data.mapping.pairs.start[i];
 				e->nfields++;
-				rc = parse_field(p, &e->fields[i], yaml_document_get_node(p->doc, fp->key),
-						 yaml_document_get_node(p->doc, fp->value));
+				rc = parse_field(p, &e->fields[i],
+				                 yaml_document_get_node(p->doc, fp->key),
+				                 yaml_document_get_node(p->doc, fp->value));
 			}
 		} else {
 			return bad(p, k, "entry keys are logsource, prefix and fields");
@@ -216,8 +220,9 @@ static int parse_root(struct mparse *p, struct yw_sigma_mapping *m, const yaml_n
 		return YW_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		m->n++;
-		int rc = parse_entry(p, &m->v[i],
-				     yaml_document_get_node(p->doc, list->data.sequence.items.start[i]));
+		int rc =
+		    parse_entry(p, &m->v[i],
+		                yaml_document_get_node(p->doc, list->data.sequence.items.start[i]));
 		if (rc)
 			return rc;
 	}
@@ -225,7 +230,7 @@ static int parse_root(struct mparse *p, struct yw_sigma_mapping *m, const yaml_n
 }
 
 int yw_sigma_mapping_parse(const char *text, size_t len, const char *file,
-			   struct yw_sigma_mapping **out, struct yw_diags *d)
+                           struct yw_sigma_mapping **out, struct yw_diags *d)
 {
 	*out = NULL;
 	yaml_parser_t parser;
@@ -235,8 +240,8 @@ int yw_sigma_mapping_parse(const char *text, size_t len, const char *file,
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		yw_diags_add(d, YW_DIAG_ERROR, file, (unsigned)parser.problem_mark.line + 1,
-			     (unsigned)parser.problem_mark.column + 1, "mapping: YAML: %s",
-			     parser.problem ? parser.problem : "parse error");
+		             (unsigned)parser.problem_mark.column + 1, "mapping: YAML: %s",
+		             parser.problem ? parser.problem : "parse error");
 		int rc = parser.error == YAML_MEMORY_ERROR ? YW_ENOMEM : YW_EPARSE;
 		yaml_parser_delete(&parser);
 		return rc;
@@ -257,7 +262,7 @@ int yw_sigma_mapping_parse(const char *text, size_t len, const char *file,
 int yw_sigma_mapping_builtin(struct yw_sigma_mapping **out, struct yw_diags *d)
 {
 	return yw_sigma_mapping_parse(yw_embedded_mapping, yw_embedded_mapping_len,
-				      "<built-in mapping>", out, d);
+	                              "<built-in mapping>", out, d);
 }
 
 static bool fits(const char *want, const char *have)
@@ -266,8 +271,8 @@ static bool fits(const char *want, const char *have)
 }
 
 const struct yw_sigma_mapent *yw_sigma_mapping_pick(const struct yw_sigma_mapping *m,
-						    const char *product, const char *service,
-						    const char *category)
+                                                    const char *product, const char *service,
+                                                    const char *category)
 {
 	for (size_t i = 0; m && i < m->n; i++) {
 		const struct yw_sigma_mapent *e = &m->v[i];
@@ -291,8 +296,8 @@ static size_t add_cand(const char **names, size_t *lens, size_t n, const char *s
 }
 
 size_t yw_sigma_mapping_candidates(const struct yw_sigma_mapent *e, const char *field,
-				   const char **names, size_t *lens, char *scratch,
-				   size_t scratchlen)
+                                   const char **names, size_t *lens, char *scratch,
+                                   size_t scratchlen)
 {
 	size_t n = 0, flen = strlen(field);
 	if (e) {
@@ -301,7 +306,7 @@ size_t yw_sigma_mapping_candidates(const struct yw_sigma_mapent *e, const char *
 				continue;
 			for (size_t j = 0; j < e->fields[i].nto; j++)
 				n = add_cand(names, lens, n, e->fields[i].to[j],
-					     strlen(e->fields[i].to[j]));
+				             strlen(e->fields[i].to[j]));
 			break;
 		}
 		size_t plen = e->prefix ? strlen(e->prefix) : 0;

@@ -17,9 +17,9 @@ struct yw_sval {
 	int kind;      /* enum yw_sval_kind, as YAML typed it (plain scalars are typed) */
 	const char *s; /* the scalar's text as written (without quotes); borrowed */
 	size_t len;
-	int64_t i;     /* YW_SV_INT */
-	double d;      /* YW_SV_FLOAT */
-	bool b;        /* YW_SV_BOOL */
+	int64_t i; /* YW_SV_INT */
+	double d;  /* YW_SV_FLOAT */
+	bool b;    /* YW_SV_BOOL */
 };
 
 /* Placeholder values for the `expand` modifier: name -> list of values. */
@@ -37,8 +37,8 @@ struct yw_matcher;
  * Returns 0 and *out, or YW_EINVAL / YW_EUNSUP / YW_ELIMIT / YW_ENOMEM with a message in err
  * (e.g. "unknown modifier 'foo'", "invalid regex at offset 3: ..."). Caller frees *out. */
 int yw_matcher_compile(const char *const *mods, size_t nmods, const struct yw_sval *vals,
-		       size_t nvals, int keyword, const struct yw_placeholders *ph,
-		       struct yw_matcher **out, char *err, size_t errlen);
+                       size_t nvals, int keyword, const struct yw_placeholders *ph,
+                       struct yw_matcher **out, char *err, size_t errlen);
 void yw_matcher_free(struct yw_matcher *m);
 
 /* Looks up another field for the `fieldref` modifier: sigma_name is the field named in the
@@ -48,9 +48,27 @@ typedef const struct yw_field *(*yw_field_lookup_fn)(void *ud, const char *sigma
 /* Evaluates the matcher against field f (NULL when the event lacks the field). List fields
  * match when any item matches. Null values match an absent or empty field. */
 bool yw_matcher_eval(const struct yw_matcher *m, const struct yw_field *f,
-		     yw_field_lookup_fn lookup, void *ud);
+                     yw_field_lookup_fn lookup, void *ud);
 
 /* True when the matcher evaluates `exists`, `null` or otherwise needs to see absent fields. */
 bool yw_matcher_wants_absent(const struct yw_matcher *m);
+
+/* True for an `all` matcher: every value must match (else any one value suffices). */
+bool yw_matcher_is_all(const struct yw_matcher *m);
+
+/* Literal fragments for a prefilter (e.g. Vectorscan): yw_matcher_literals() calls cb once per
+ * alternative of every value (a value expands into several with windash, base64offset or
+ * expand), with group = the value's index, and the longest run of literal bytes that
+ * alternative needs in the field. Without YW_LIT_CASED the bytes are ASCII-lowercased and are
+ * to be found case-insensitively. YW_LIT_OPTIONAL marks a value that can match without its
+ * literal (null, exists, numeric, time, cidr, re, fieldref, a bare `*`, a non-canonical
+ * integer, or any value of a `neq` matcher); such values are reported with len 0 except string
+ * values under `neq`. A field can match only if, for some group (every group for `all`), one
+ * of its literals is present or it is OPTIONAL. lit is borrowed for the call. A non-zero
+ * return from cb stops the walk and is returned. */
+#define YW_LIT_OPTIONAL 1u
+#define YW_LIT_CASED    2u
+typedef int (*yw_literal_fn)(void *ud, size_t group, const char *lit, size_t len, unsigned flags);
+int yw_matcher_literals(const struct yw_matcher *m, yw_literal_fn cb, void *ud);
 
 #endif

@@ -64,7 +64,7 @@ struct yw_sigma_corr_cond {
 
 /* A correlation rule, parsed and checked, kept for the correlation module. */
 struct yw_sigma_corr {
-	char *type; /* event_count, value_count, temporal, temporal_ordered, value_sum, ... */
+	char *type;   /* event_count, value_count, temporal, temporal_ordered, value_sum, ... */
 	char **rules; /* ids or names of the correlated rules */
 	size_t nrules;
 	char **group_by;
@@ -85,22 +85,23 @@ struct yw_sigma_filter {
 };
 
 struct yw_sigma_rule {
-	int kind; /* enum yw_sigma_kind */
+	int kind;                 /* enum yw_sigma_kind */
 	struct yw_rule_info info; /* strings point into the owned fields below */
 	char *id, *name, *title, *level, *status, *description, *file;
 	char *product, *service, *category;
 	char **tags;
 	size_t ntags;
-	struct yw_sigma_detection det; /* YW_SIGMA_RULE */
-	struct yw_sigma_corr *corr;    /* YW_SIGMA_CORRELATION */
+	struct yw_sigma_detection det;  /* YW_SIGMA_RULE */
+	struct yw_sigma_corr *corr;     /* YW_SIGMA_CORRELATION */
 	struct yw_sigma_filter *filter; /* YW_SIGMA_FILTER */
-	const struct yw_sigma_mapent *map; /* chosen by yw_ruleset_compile(); borrowed, may be NULL */
+	const struct yw_sigma_mapent
+	    *map; /* chosen by yw_ruleset_compile(); borrowed, may be NULL */
 };
 
 /* What the loader needs from the ruleset, and where it puts what it read. */
 struct yw_sigma_load {
 	const struct yw_placeholders *ph; /* may be NULL */
-	char *const *phnames; /* names (without %) that ph defines */
+	char *const *phnames;             /* names (without %) that ph defines */
 	size_t nphnames;
 	struct yw_diags *d;
 	/* Takes ownership of r (also on failure). Returns 0 or YW_ENOMEM. */
@@ -117,13 +118,18 @@ int yw_sigma_load_text(struct yw_sigma_load *l, const char *text, size_t len, co
 /* Reads a placeholders file (`placeholders: {name: [values]}`) into ph, appending the
  * names defined to *names (owned, realloc'ed). */
 int yw_sigma_load_placeholders(const char *text, size_t len, const char *file,
-			       struct yw_placeholders *ph, char ***names, size_t *nnames,
-			       struct yw_diags *d);
+                               struct yw_placeholders *ph, char ***names, size_t *nnames,
+                               struct yw_diags *d);
 
 void yw_sigma_rule_free(struct yw_sigma_rule *r);
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer the caller frees.
  * Returns 0, YW_ENOENT, YW_EIO, YW_ELIMIT or YW_ENOMEM. */
 int yw_sigma_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Every document the ruleset accepted (rules, correlations, filters) in load order, for the
+ * correlation module. Borrowed until yw_ruleset_free(). */
+size_t yw_sigma_ruleset_ndocs(const struct yw_ruleset *rs);
+const struct yw_sigma_rule *yw_sigma_ruleset_doc(const struct yw_ruleset *rs, size_t i);
 
 #endif
