@@ -19,11 +19,18 @@ struct chunk {
 
 #define CHUNK_SIZE 8192
 
+/* Open-addressed index of field names: slots hold field index + 1 (0 = empty). Twice the
+ * field limit keeps the load factor at or under one half. */
+#define INDEX_SIZE (2 * YW_MAX_FIELDS)
+_Static_assert((INDEX_SIZE & (INDEX_SIZE - 1)) == 0, "index size must be a power of two");
+_Static_assert(YW_MAX_FIELDS < UINT16_MAX, "field indexes are 16-bit");
+
 struct yw_event {
 	struct chunk *arena;
 	size_t arena_bytes;
 	struct yw_field *fields;
 	size_t nfields, cap;
+	uint16_t index[INDEX_SIZE];
 	const char *raw;
 	size_t raw_len;
 	struct yw_logsource ls;
@@ -31,14 +38,25 @@ struct yw_event {
 	size_t nanomalies;
 };
 
+/* Word-at-a-time multiply-xorshift hash: field names are hashed on every set and lookup, and
+ * a byte-at-a-time hash was the largest single cost of decoding. Not for untrusted keys in
+ * tables whose size an attacker controls (fields per event are capped). */
 uint32_t yw_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len;
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
 	}
-	return h;
+	uint64_t w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return (uint32_t)h;
 }
 
 static void *arena_alloc(struct yw_event *ev, size_t n)
@@ -99,6 +117,12 @@ void yw_event_clear(struct yw_event *ev)
 		keep->used = 0;
 	ev->arena = keep;
 	ev->arena_bytes = keep ? keep->cap : 0;
+	/* Empty only the index slots in use: cheaper than clearing the whole table. */
+	for (size_t i = 0; i < ev->nfields; i++) {
+		uint32_t j = ev->fields[i].hash & (INDEX_SIZE - 1);
+		while (ev->index[j])
+			ev->index[j++] = 0, j &= INDEX_SIZE - 1;
+	}
 	ev->nfields = 0;
 	ev->raw = NULL;
 	ev->raw_len = 0;
@@ -120,15 +144,32 @@ void yw_event_free(struct yw_event *ev)
 	free(ev);
 }
 
-const struct yw_field *yw_event_get_n(const struct yw_event *ev, const char *name, size_t len)
+/* Returns the index slot holding name, or the empty slot where it would go. */
+static uint32_t index_find(const struct yw_event *ev, const char *name, size_t len, uint32_t h)
 {
-	uint32_t h = yw_hash(name, len);
+	uint32_t j = h & (INDEX_SIZE - 1);
+	while (ev->index[j]) {
+		const struct yw_field *f = &ev->fields[ev->index[j] - 1];
+		if (f->hash == h && f->name_len == len && memcmp(f->name, name, len) == 0)
+			return j;
+		j = (j + 1) & (INDEX_SIZE - 1);
+	}
+	return j;
+}
+
+static void index_rebuild(struct yw_event *ev)
+{
+	memset(ev->index, 0, sizeof(ev->index));
 	for (size_t i = 0; i < ev->nfields; i++) {
 		const struct yw_field *f = &ev->fields[i];
-		if (f->hash == h && f->name_len == len && memcmp(f->name, name, len) == 0)
-			return f;
+		ev->index[index_find(ev, f->name, f->name_len, f->hash)] = (uint16_t)(i + 1);
 	}
-	return NULL;
+}
+
+const struct yw_field *yw_event_get_n(const struct yw_event *ev, const char *name, size_t len)
+{
+	uint32_t j = index_find(ev, name, len, yw_hash(name, len));
+	return ev->index[j] ? &ev->fields[ev->index[j] - 1] : NULL;
 }
 
 const struct yw_field *yw_event_get(const struct yw_event *ev, const char *name)
@@ -160,9 +201,10 @@ static struct yw_field *slot(struct yw_event *ev, const char *name, int *err)
 		*err = YW_EINVAL;
 		return NULL;
 	}
-	struct yw_field *f = (struct yw_field *)yw_event_get_n(ev, name, len);
-	if (f)
-		return f;
+	uint32_t h = yw_hash(name, len);
+	uint32_t j = index_find(ev, name, len, h);
+	if (ev->index[j])
+		return &ev->fields[ev->index[j] - 1];
 	if (ev->nfields == YW_MAX_FIELDS) {
 		*err = YW_ELIMIT;
 		return NULL;
@@ -182,11 +224,12 @@ static struct yw_field *slot(struct yw_event *ev, const char *name, int *err)
 		*err = YW_ENOMEM;
 		return NULL;
 	}
-	f = &ev->fields[ev->nfields++];
+	struct yw_field *f = &ev->fields[ev->nfields++];
 	memset(f, 0, sizeof(*f));
 	f->name = n;
 	f->name_len = (uint32_t)len;
-	f->hash = yw_hash(name, len);
+	f->hash = h;
+	ev->index[j] = (uint16_t)ev->nfields;
 	return f;
 }
 
@@ -224,12 +267,27 @@ int yw_event_set_strz(struct yw_event *ev, const char *name, const char *val)
 	return set_text(ev, name, YW_T_STR, val, strlen(val), NULL);
 }
 
+/* Writes v in decimal ending at end; returns the start. printf is the slowest part of a
+ * decoder otherwise. */
+static char *fmt_i64(char *end, int64_t v)
+{
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	char *p = end;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return p;
+}
+
 int yw_event_set_int(struct yw_event *ev, const char *name, int64_t v)
 {
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	char *p = fmt_i64(buf + sizeof(buf), v);
 	struct yw_field *f;
-	int rc = set_text(ev, name, YW_T_INT, buf, (size_t)n, &f);
+	int rc = set_text(ev, name, YW_T_INT, p, (size_t)(buf + sizeof(buf) - p), &f);
 	if (rc == 0)
 		f->num = v;
 	return rc;
@@ -249,8 +307,38 @@ int yw_event_set_null(struct yw_event *ev, const char *name)
 	return set_text(ev, name, YW_T_NULL, "", 0, NULL);
 }
 
+/* Strict dotted quad without leading zeros, which is also inet_ntop's canonical form, so the
+ * common IPv4 case needs neither inet_pton nor inet_ntop. */
+static bool parse_ipv4(const char *s, size_t len, unsigned char out[4])
+{
+	size_t i = 0;
+	for (int part = 0; part < 4; part++) {
+		if (part && (i >= len || s[i++] != '.'))
+			return false;
+		size_t start = i;
+		unsigned v = 0;
+		while (i < len && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+			v = v * 10 + (unsigned)(s[i++] - '0');
+		if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+			return false;
+		out[part] = (unsigned char)v;
+	}
+	return i == len;
+}
+
 int yw_event_set_ip(struct yw_event *ev, const char *name, const char *text, size_t len)
 {
+	unsigned char v4[4];
+	if (parse_ipv4(text, len, v4)) {
+		struct yw_field *f;
+		int rc = set_text(ev, name, YW_T_IP, text, len, &f);
+		if (rc == 0) {
+			f->ip_family = 4;
+			memset(f->ip, 0, sizeof(f->ip));
+			memcpy(f->ip, v4, 4);
+		}
+		return rc;
+	}
 	char buf[INET6_ADDRSTRLEN + 1];
 	unsigned char bin[16] = {0};
 	int fam;
@@ -286,16 +374,26 @@ int yw_event_set_time(struct yw_event *ev, const char *name, int64_t ns)
 		secs--;
 	}
 	struct tm tm;
-	if (!gmtime_r(&secs, &tm))
+	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
 		return YW_EINVAL;
-	char buf[40];
-	int n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (int)(frac / 1000000));
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return YW_EINVAL;
+	/* "YYYY-MM-DDTHH:MM:SS.mmmZ", formatted by hand: snprintf dominated decoding. */
+	char buf[24];
+	int fields[7] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min,          tm.tm_sec,     (int)(frac / 1000000)};
+	static const char seps[] = "--T::.Z";
+	static const int widths[] = {4, 2, 2, 2, 2, 2, 3};
+	char *p = buf;
+	for (int i = 0; i < 7; i++) {
+		int v = fields[i];
+		for (int w = widths[i] - 1; w >= 0; w--) {
+			p[w] = (char)('0' + v % 10);
+			v /= 10;
+		}
+		p += widths[i];
+		*p++ = seps[i];
+	}
 	struct yw_field *f;
-	int rc = set_text(ev, name, YW_T_TIME, buf, (size_t)n, &f);
+	int rc = set_text(ev, name, YW_T_TIME, buf, (size_t)(p - buf), &f);
 	if (rc == 0)
 		f->num = ns;
 	return rc;
@@ -364,6 +462,7 @@ int yw_event_remove(struct yw_event *ev, const char *name)
 	size_t i = (size_t)(f - ev->fields);
 	memmove(&ev->fields[i], &ev->fields[i + 1], (ev->nfields - i - 1) * sizeof(*f));
 	ev->nfields--;
+	index_rebuild(ev);
 	return 0;
 }
 

@@ -78,6 +78,8 @@ static void test_replace_and_remove(void **state)
 	assert_int_equal(yw_event_remove(ev, "a"), YW_ENOENT);
 	assert_int_equal(yw_event_nfields(ev), 1);
 	assert_string_equal(yw_event_field(ev, 0)->name, "b");
+	assert_string_equal(yw_event_str(ev, "b"), "two");
+	assert_null(yw_event_get(ev, "a"));
 	assert_int_equal(yw_event_set_strz(ev, "", "x"), YW_EINVAL);
 	yw_event_free(ev);
 }
@@ -144,9 +146,15 @@ static void test_limits_and_clear(void **state)
 		}
 		assert_int_equal(yw_event_set_int(ev, "one.more", 1), YW_ELIMIT);
 		assert_int_equal(yw_event_nfields(ev), YW_MAX_FIELDS);
+		assert_int_equal(yw_event_get(ev, "f1000")->num, 1000);
 		yw_event_clear(ev);
 		assert_int_equal(yw_event_nfields(ev), 0);
 		assert_null(yw_event_raw(ev, NULL));
+		/* The name index is empty again: no stale entry survives a clear. */
+		for (int i = 0; i < YW_MAX_FIELDS; i++) {
+			snprintf(name, sizeof(name), "f%d", i);
+			assert_null(yw_event_get(ev, name));
+		}
 	}
 	/* One event cannot take more than YW_MAX_EVENT_BYTES. */
 	static char big[1024 * 1024];
