@@ -15,6 +15,9 @@ static void usage(FILE *out)
 	      "  decode       decode log files into ECS events (JSON lines)\n"
 	      "  hunt         run Sigma rules over log files and print the matches\n"
 	      "  rules check  validate Sigma rules, print file:line:col per problem\n"
+	      "  token create create an enrolment string for a new agent\n"
+	      "  agents       list enrolled agents, or revoke one\n"
+	      "  alerts       print alerts stored by the server (--follow to stream)\n"
 	      "  version      print the version\n"
 	      "\n"
 	      "`yiwang <command> --help` describes each command.\n"
@@ -35,6 +38,8 @@ int main(int argc, char **argv)
 		return yw_cmd_hunt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "rules"))
 		return yw_cmd_rules(argc - 1, argv + 1);
+	if (!strcmp(cmd, "token") || !strcmp(cmd, "agents") || !strcmp(cmd, "alerts"))
+		return yw_cmd_server_api(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("yiwang %s\n", YW_VERSION);
 		return YW_EXIT_OK;

@@ -1,0 +1,626 @@
+/* The agent's run loop: collectors put records into the spool; the sender streams unacked
+ * records from the spool to the server over mutual TLS and drops them from the spool only when
+ * the server acknowledges them. Reconnects with exponential backoff and jitter; a per-agent
+ * events/s limit pauses collection (nothing is dropped: the sources are read later). */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "yiwang/collector.h"
+#include "yiwang/error.h"
+#include "yiwang/log.h"
+#include "yiwang/loop.h"
+#include "yiwang/proto.h"
+#include "yiwang/spool.h"
+#include "yiwang/tls.h"
+
+enum link_state { L_DOWN, L_WAIT_WELCOME, L_STREAM };
+
+struct collector {
+	const struct yw_collector_ops *ops;
+	void *state;
+};
+
+struct agent {
+	struct yw_agent_config *cfg;
+	struct yw_loop *loop;
+	struct yw_spool *spool;
+	struct collector coll[4];
+	size_t ncoll;
+	struct yw_tls_ctx *tls_ctx;
+	struct yw_proto *proto;
+	char agent_id[YW_AGENT_ID_SIZE];
+	char server[300];
+	char host[256], os[512];
+	/* link */
+	int state;
+	int fd;
+	struct yw_tls_conn *tls;
+	struct yw_frame_decoder *dec;
+	struct yw_strbuf out;
+	size_t out_off;
+	bool want_write;
+	uint64_t next_send; /* next seq to send */
+	uint64_t acked;
+	int64_t last_rx_ms, last_tx_ms;
+	int heartbeat_s;
+	int64_t backoff_ms;
+	uint64_t reconnect_timer;
+	/* batch assembly */
+	struct yw_record *batch;
+	size_t nbatch, capbatch;
+	struct yw_strbuf batch_data;
+	/* events/s budget */
+	double tokens;
+	int64_t tokens_ms;
+	int64_t last_commit_ms;
+	uint64_t collected;
+};
+
+static void link_down(struct agent *a, const char *why);
+static void pump(struct agent *a);
+
+/* ---- configuration ---- */
+
+static const char *const starts[] = {"end", "beginning", NULL};
+static const char *const policies[] = {"block", "drop_oldest", NULL};
+static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
+
+#define OPT(k, t, f, d, h) {k, t, offsetof(struct yw_agent_config, f), d, h, 0, 0, NULL}
+#define OPTR(k, t, f, d, h, lo, hi) {k, t, offsetof(struct yw_agent_config, f), d, h, lo, hi, NULL}
+const struct yw_opt yw_agent_opts[] = {
+	OPT("state_dir", YW_OPT_STR, state_dir, "/var/lib/yiwang-agent",
+	    "identity (key, certificate, pinned CA), spool and collector state (0700)"),
+	OPT("server", YW_OPT_STR, server, NULL,
+	    "server host:port (default: the address from the enrolment string)"),
+	OPT("files", YW_OPT_LIST, files,
+	    "/var/log/auth.log,/var/log/secure,/var/log/syslog,/var/log/messages,"
+	    "/var/log/audit/audit.log",
+	    "log files to follow (glob patterns)"),
+	{"files_start", YW_OPT_ENUM, offsetof(struct yw_agent_config, files_start), "end",
+	 "where a newly seen file is first read from", 0, 0, starts},
+	OPTR("spool.max_size", YW_OPT_SIZE, spool_max, "256MiB",
+	     "disk the spool may use while the server is unreachable", 1048576, 1LL << 40),
+	{"spool.policy", YW_OPT_ENUM, offsetof(struct yw_agent_config, spool_policy), "block",
+	 "when the spool is full: stop reading sources, or drop the oldest records (counted and "
+	 "reported)",
+	 0, 0, policies},
+	OPTR("spool.sync", YW_OPT_DURATION, spool_sync_ms, "0ms",
+	     "fdatasync the spool at most this often (0: before every batch is sent)", 0, 60000),
+	OPTR("send.batch_records", YW_OPT_INT, batch_records, "2000", "records per batch", 1,
+	     10000),
+	OPTR("send.inflight_records", YW_OPT_INT, inflight_records, "20000",
+	     "records sent but not yet acknowledged", 1, 1000000),
+	OPTR("reconnect.min", YW_OPT_DURATION, reconnect_min_ms, "500ms",
+	     "first reconnect delay (doubles up to reconnect.max, with jitter)", 10, 600000),
+	OPTR("reconnect.max", YW_OPT_DURATION, reconnect_max_ms, "30s", "longest reconnect delay",
+	     100, 3600000),
+	OPTR("eps_limit", YW_OPT_INT, eps_limit, "0",
+	     "records per second collected at most (0: no limit); sources wait, nothing is lost",
+	     0, 10000000),
+	OPTR("poll_interval", YW_OPT_DURATION, poll_ms, "100ms", "how often sources are polled",
+	     10, 10000),
+	{"log_level", YW_OPT_ENUM, offsetof(struct yw_agent_config, log_level), "info",
+	 "lowest level of log lines written", 0, 0, log_levels},
+};
+const size_t yw_agent_nopts = sizeof(yw_agent_opts) / sizeof(yw_agent_opts[0]);
+
+/* ---- collection ---- */
+
+static int sink(void *ud, struct yw_record *rec, const void *cursor, size_t cursor_len)
+{
+	struct agent *a = ud;
+	int rc = yw_spool_append(a->spool, rec, cursor, cursor_len);
+	if (rc == 0) {
+		a->collected++;
+		a->tokens -= 1;
+	}
+	return rc;
+}
+
+static bool over_budget(struct agent *a)
+{
+	if (a->cfg->eps_limit <= 0)
+		return false;
+	int64_t now = yw_mono_ms();
+	a->tokens += (double)(now - a->tokens_ms) * (double)a->cfg->eps_limit / 1000.0;
+	if (a->tokens > (double)a->cfg->eps_limit)
+		a->tokens = (double)a->cfg->eps_limit;
+	a->tokens_ms = now;
+	return a->tokens <= 0;
+}
+
+/* A loss the spool reported (drop_oldest, or corruption found at open) becomes an event. */
+static void report_loss(struct agent *a)
+{
+	struct yw_spool_loss loss;
+	yw_spool_take_loss(a->spool, &loss);
+	if (!loss.records)
+		return;
+	char json[256];
+	int n = snprintf(json, sizeof(json),
+			 "{\"event.kind\":\"metric\",\"event.category\":\"host\","
+			 "\"event.action\":\"agent_spool_loss\",\"yiwang.lost.records\":%llu,"
+			 "\"yiwang.lost.first_seq\":%llu,\"yiwang.lost.last_seq\":%llu,"
+			 "\"message\":\"agent spool dropped %llu records\"}",
+			 (unsigned long long)loss.records, (unsigned long long)loss.first_seq,
+			 (unsigned long long)loss.last_seq, (unsigned long long)loss.records);
+	struct yw_record r = {.ts_ns = yw_wall_ns(), .kind = YW_REC_AGENT, .source = "agent",
+			      .source_len = 5, .data = json, .len = (uint32_t)n};
+	yw_logf(YW_LOG_WARNING, "spool full: %llu records dropped (seq %llu..%llu)",
+		(unsigned long long)loss.records, (unsigned long long)loss.first_seq,
+		(unsigned long long)loss.last_seq);
+	yw_spool_append(a->spool, &r, NULL, 0);
+}
+
+static void tick(struct yw_loop *l, void *ud)
+{
+	struct agent *a = ud;
+	for (size_t i = 0; i < a->ncoll && !over_budget(a); i++) {
+		int rc = a->coll[i].ops->poll(a->coll[i].state, sink, a);
+		if (rc < 0)
+			yw_logf(YW_LOG_WARNING, "collector %s: %s", a->coll[i].ops->name,
+				yw_strerror(rc));
+	}
+	report_loss(a);
+	int64_t now = yw_mono_ms();
+	if (now - a->last_commit_ms >= 2000) {
+		/* Positions are durable in the spool already; the state files just shorten the
+		 * next start-up. */
+		if (yw_spool_sync(a->spool) == 0)
+			for (size_t i = 0; i < a->ncoll; i++)
+				a->coll[i].ops->commit(a->coll[i].state);
+		a->last_commit_ms = now;
+	}
+	if (a->state == L_STREAM && a->heartbeat_s > 0) {
+		if (now - a->last_rx_ms > 3000LL * a->heartbeat_s) {
+			link_down(a, "server silent for three heartbeats");
+		} else if (now - a->last_tx_ms > 1000LL * a->heartbeat_s) {
+			struct yw_msg m = {.type = YW_MSG_PING};
+			m.ping_nonce = (uint64_t)now;
+			if (yw_proto_encode(a->proto, &m, &a->out) == 0)
+				a->last_tx_ms = now;
+		}
+	}
+	pump(a);
+	yw_loop_after(l, a->cfg->poll_ms, tick, a);
+}
+
+/* ---- the link to the server ---- */
+
+static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud);
+
+static void watch(struct agent *a)
+{
+	yw_loop_watch(a->loop, a->fd, YW_LOOP_READ | (a->want_write ? YW_LOOP_WRITE : 0), on_io,
+		      a);
+}
+
+static void reconnect_cb(struct yw_loop *l, void *ud);
+
+static void schedule_reconnect(struct agent *a)
+{
+	uint32_t r = 0;
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	/* Full jitter over the upper half: a fleet that lost the server does not return in
+	 * lock-step. */
+	int64_t d = a->backoff_ms / 2 + (int64_t)(r % (uint32_t)(a->backoff_ms / 2 + 1));
+	a->backoff_ms *= 2;
+	if (a->backoff_ms > a->cfg->reconnect_max_ms)
+		a->backoff_ms = a->cfg->reconnect_max_ms;
+	a->reconnect_timer = yw_loop_after(a->loop, d, reconnect_cb, a);
+}
+
+static void link_down(struct agent *a, const char *why)
+{
+	if (a->fd >= 0) {
+		yw_logf(YW_LOG_WARNING, "connection to %s lost: %s", a->server, why);
+		yw_loop_unwatch(a->loop, a->fd);
+		yw_tls_conn_free(a->tls);
+		close(a->fd);
+	}
+	a->fd = -1;
+	a->tls = NULL;
+	a->state = L_DOWN;
+	yw_frame_decoder_free(a->dec);
+	a->dec = NULL;
+	yw_strbuf_reset(&a->out);
+	a->out_off = 0;
+	a->want_write = false;
+	/* Everything not acknowledged is sent again on the next connection. */
+	a->next_send = a->acked + 1;
+	if (!a->reconnect_timer)
+		schedule_reconnect(a);
+}
+
+static int flush_out(struct agent *a)
+{
+	while (a->out_off < a->out.len) {
+		ssize_t n = yw_tls_write(a->tls, a->out.data + a->out_off, a->out.len - a->out_off);
+		if (n == YW_EAGAIN || n == YW_EWANTWRITE) {
+			if (!a->want_write) {
+				a->want_write = true;
+				watch(a);
+			}
+			return 0;
+		}
+		if (n < 0)
+			return (int)n;
+		a->out_off += (size_t)n;
+		a->last_tx_ms = yw_mono_ms();
+	}
+	yw_strbuf_reset(&a->out);
+	a->out_off = 0;
+	if (a->want_write) {
+		a->want_write = false;
+		watch(a);
+	}
+	return 0;
+}
+
+static int copy_record(void *ud, const struct yw_record *rec)
+{
+	struct agent *a = ud;
+	if (a->nbatch == a->capbatch) {
+		size_t cap = a->capbatch ? a->capbatch * 2 : 256;
+		struct yw_record *v = realloc(a->batch, cap * sizeof(*v));
+		if (!v)
+			return YW_ENOMEM;
+		a->batch = v;
+		a->capbatch = cap;
+	}
+	/* Offsets into batch_data, fixed up to pointers once the buffer stops moving. */
+	size_t off = a->batch_data.len;
+	if (yw_strbuf_append(&a->batch_data, rec->source, rec->source_len) ||
+	    yw_strbuf_append(&a->batch_data, rec->data, rec->len))
+		return YW_ENOMEM;
+	struct yw_record r = *rec;
+	r.source = (const char *)(uintptr_t)off;
+	r.data = (const char *)(uintptr_t)(off + rec->source_len);
+	a->batch[a->nbatch++] = r;
+	return 0;
+}
+
+/* Sends spool records while the window allows. */
+static void pump(struct agent *a)
+{
+	if (a->state != L_STREAM)
+		return;
+	while (a->next_send - 1 - a->acked < (uint64_t)a->cfg->inflight_records &&
+	       a->out.len - a->out_off < 4 * 1024 * 1024) {
+		a->nbatch = 0;
+		yw_strbuf_reset(&a->batch_data);
+		int n = yw_spool_read(a->spool, a->next_send, (size_t)a->cfg->batch_records,
+				      4 * 1024 * 1024, copy_record, a);
+		if (n <= 0) {
+			if (n < 0)
+				yw_logf(YW_LOG_ERROR, "spool read: %s", yw_strerror(n));
+			break;
+		}
+		for (size_t i = 0; i < a->nbatch; i++) {
+			a->batch[i].source = a->batch_data.data + (uintptr_t)a->batch[i].source;
+			a->batch[i].data = a->batch_data.data + (uintptr_t)a->batch[i].data;
+		}
+		size_t done = 0;
+		while (done < a->nbatch) {
+			size_t taken = 0;
+			int rc = yw_proto_encode_batch(a->proto, a->batch + done, a->nbatch - done,
+						       &a->out, &taken);
+			if (rc || taken == 0) {
+				yw_logf(YW_LOG_ERROR, "cannot encode record seq %llu: %s",
+					(unsigned long long)a->batch[done].seq, yw_strerror(rc));
+				/* An unsendable record would block the stream forever. */
+				taken = 1;
+			}
+			done += taken;
+		}
+		a->next_send = a->batch[a->nbatch - 1].seq + 1;
+		if (flush_out(a) != 0) {
+			link_down(a, "write failed");
+			return;
+		}
+	}
+	if (flush_out(a) != 0)
+		link_down(a, "write failed");
+}
+
+static int handle(struct agent *a, const struct yw_msg *m)
+{
+	switch (m->type) {
+	case YW_MSG_WELCOME:
+		if (a->state != L_WAIT_WELCOME)
+			return YW_EPARSE;
+		a->heartbeat_s = m->welcome.heartbeat_s;
+		yw_proto_set_batch_limits(a->proto, m->welcome.max_batch_records,
+					  m->welcome.max_batch_bytes);
+		if (m->welcome.last_seq > a->acked) {
+			yw_spool_ack(a->spool, m->welcome.last_seq);
+			a->acked = m->welcome.last_seq;
+		}
+		a->next_send = a->acked + 1;
+		a->state = L_STREAM;
+		a->backoff_ms = a->cfg->reconnect_min_ms;
+		yw_logf(YW_LOG_INFO, "connected to %s as %s; server has everything up to seq %llu",
+			a->server, a->agent_id, (unsigned long long)m->welcome.last_seq);
+		pump(a);
+		return 0;
+	case YW_MSG_ACK:
+		if (m->ack_seq > a->acked) {
+			yw_spool_ack(a->spool, m->ack_seq);
+			a->acked = m->ack_seq;
+			if (a->next_send <= a->acked)
+				a->next_send = a->acked + 1;
+		}
+		pump(a);
+		return 0;
+	case YW_MSG_PING: {
+		struct yw_msg p = {.type = YW_MSG_PONG};
+		p.ping_nonce = m->ping_nonce;
+		return yw_proto_encode(a->proto, &p, &a->out);
+	}
+	case YW_MSG_PONG:
+	case YW_MSG_CONFIG:
+		return 0;
+	case YW_MSG_COMMAND: {
+		/* Response actions arrive with a later release: say so instead of ignoring. */
+		struct yw_msg r = {.type = YW_MSG_COMMAND_RESULT};
+		r.command_result.id = m->command.id;
+		r.command_result.status = YW_CMD_UNKNOWN;
+		r.command_result.result_json = "{}";
+		r.command_result.result_json_len = 2;
+		return yw_proto_encode(a->proto, &r, &a->out);
+	}
+	case YW_MSG_ERROR:
+		yw_logf(YW_LOG_WARNING, "server error %u: %.*s", m->error.code,
+			(int)m->error.message_len, m->error.message);
+		return YW_EAUTH;
+	case YW_MSG_BYE:
+		return YW_EIO;
+	default:
+		return YW_EPARSE;
+	}
+}
+
+static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud)
+{
+	struct agent *a = ud;
+	if ((ev & YW_LOOP_WRITE) && flush_out(a) != 0) {
+		link_down(a, "write failed");
+		return;
+	}
+	for (;;) {
+		struct yw_frame f;
+		int rc = yw_frame_next(a->dec, &f);
+		if (rc == 1) {
+			struct yw_msg m;
+			rc = yw_proto_decode(a->proto, &f, &m);
+			if (rc == 0)
+				rc = handle(a, &m);
+			if (rc) {
+				link_down(a, rc == YW_EAUTH ? "refused by the server"
+							    : "protocol error");
+				return;
+			}
+			continue;
+		}
+		if (rc < 0) {
+			link_down(a, "bad frame from the server");
+			return;
+		}
+		uint8_t *p;
+		if (yw_frame_space(a->dec, 65536, &p) != 0) {
+			link_down(a, "frame buffer overflow");
+			return;
+		}
+		ssize_t n = yw_tls_read(a->tls, p, 65536);
+		if (n == YW_EAGAIN)
+			break;
+		if (n == YW_EWANTWRITE) {
+			a->want_write = true;
+			watch(a);
+			break;
+		}
+		if (n <= 0) {
+			link_down(a, n == 0 ? "server closed the connection" : yw_tls_error(a->tls));
+			return;
+		}
+		yw_frame_commit(a->dec, (size_t)n);
+		a->last_rx_ms = yw_mono_ms();
+	}
+	if (flush_out(a) != 0)
+		link_down(a, "write failed");
+}
+
+static void reconnect_cb(struct yw_loop *l, void *ud)
+{
+	struct agent *a = ud;
+	char err[512] = "";
+	a->reconnect_timer = 0;
+	/* A blocking dial with a short timeout keeps the loop simple; collection pauses for at
+	 * most that long, and the spool keeps everything meanwhile. */
+	int fd = yw_agent_dial(a->server, a->tls_ctx, 5000, &a->tls, err, sizeof(err));
+	if (fd < 0) {
+		yw_logf(YW_LOG_WARNING, "cannot reach %s: %s", a->server, err);
+		schedule_reconnect(a);
+		return;
+	}
+	a->fd = fd;
+	a->dec = yw_frame_decoder_new();
+	struct yw_spool_stats st;
+	yw_spool_stats(a->spool, &st);
+	a->acked = st.acked;
+	struct yw_msg m = {.type = YW_MSG_HELLO};
+	m.hello.min_version = YW_PROTO_VERSION_MIN;
+	m.hello.max_version = YW_PROTO_VERSION;
+	m.hello.agent_id = a->agent_id;
+	m.hello.agent_id_len = (uint16_t)strlen(a->agent_id);
+	m.hello.agent_version = YW_AGENT_VERSION;
+	m.hello.agent_version_len = (uint16_t)strlen(YW_AGENT_VERSION);
+	m.hello.hostname = a->host;
+	m.hello.hostname_len = (uint16_t)strlen(a->host);
+	m.hello.os = a->os;
+	m.hello.os_len = (uint16_t)strlen(a->os);
+	/* The oldest record still held: anything older was acknowledged or lost. */
+	m.hello.next_seq = st.acked + 1;
+	a->state = L_WAIT_WELCOME;
+	a->last_rx_ms = a->last_tx_ms = yw_mono_ms();
+	if (!a->dec || yw_proto_encode(a->proto, &m, &a->out) != 0) {
+		link_down(a, "out of memory");
+		return;
+	}
+	watch(a);
+	if (flush_out(a) != 0)
+		link_down(a, "write failed");
+}
+
+/* ---- start and stop ---- */
+
+static struct yw_loop *volatile running;
+
+static void on_signal(int sig)
+{
+	if (running)
+		yw_loop_stop(running);
+}
+
+static int read_small(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return YW_ENOENT;
+	size_t got = fread(out, 1, n - 1, f);
+	fclose(f);
+	out[got] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	return got ? 0 : YW_EINVAL;
+}
+
+static int spool_cursor(void *ud, const char *source, size_t len, const void **cursor,
+			size_t *clen, uint64_t *seq)
+{
+	return yw_spool_cursor(ud, source, len, cursor, clen, seq);
+}
+
+int yw_agent_run(struct yw_agent_config *cfg)
+{
+	static struct agent a;
+	char path[4200], cert[4200], key[4200], ca[4200], err[512] = "";
+	int rc;
+	a.cfg = cfg;
+	a.fd = -1;
+	a.backoff_ms = cfg->reconnect_min_ms;
+	a.tokens_ms = yw_mono_ms();
+	yw_log_set_level(yw_log_level_parse(cfg->log_level));
+	yw_strbuf_init(&a.out, 0);
+	yw_strbuf_init(&a.batch_data, 0);
+	yw_agent_hostinfo(a.host, sizeof(a.host), a.os, sizeof(a.os));
+	snprintf(cert, sizeof(cert), "%s/%s", cfg->state_dir, YW_PKI_AGENT_CERT);
+	snprintf(key, sizeof(key), "%s/%s", cfg->state_dir, YW_PKI_AGENT_KEY);
+	snprintf(ca, sizeof(ca), "%s/%s", cfg->state_dir, YW_PKI_CA_CERT);
+	struct yw_pki_cert_info ci;
+	if (yw_pki_cert_info_file(cert, &ci) != 0) {
+		yw_logf(YW_LOG_ERROR, "not enrolled: %s missing (run `yiwang-agent enroll STRING`)",
+			cert);
+		return YW_ENOENT;
+	}
+	snprintf(a.agent_id, sizeof(a.agent_id), "%s", ci.common_name);
+	if (cfg->server) {
+		snprintf(a.server, sizeof(a.server), "%s", cfg->server);
+	} else {
+		snprintf(path, sizeof(path), "%s/server.addr", cfg->state_dir);
+		if (read_small(path, a.server, sizeof(a.server)) != 0) {
+			yw_logf(YW_LOG_ERROR, "no server address: set `server` or enrol again");
+			return YW_ENOENT;
+		}
+	}
+	if ((rc = yw_tls_client_ctx_new(cert, key, ca, &a.tls_ctx, err, sizeof(err))) != 0) {
+		yw_logf(YW_LOG_ERROR, "TLS: %s", err);
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/spool", cfg->state_dir);
+	struct yw_spool_opts so = {
+		.max_bytes = (uint64_t)cfg->spool_max,
+		.policy = !strcmp(cfg->spool_policy, "drop_oldest") ? YW_SPOOL_DROP_OLDEST
+								    : YW_SPOOL_BLOCK,
+		.sync_ms = (int)cfg->spool_sync_ms,
+	};
+	if ((rc = yw_spool_open(path, &so, &a.spool)) != 0) {
+		yw_logf(YW_LOG_ERROR, "spool %s: %s", path, yw_strerror(rc));
+		goto out;
+	}
+	/* The file collector, with every configured pattern. */
+	if (cfg->files.n) {
+		struct yw_collector_opt *o = calloc(cfg->files.n + 1, sizeof(*o));
+		if (!o) {
+			rc = YW_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < cfg->files.n; i++)
+			o[i] = (struct yw_collector_opt){"path", cfg->files.v[i]};
+		o[cfg->files.n] = (struct yw_collector_opt){"start", cfg->files_start};
+		snprintf(path, sizeof(path), "%s/files.state", cfg->state_dir);
+		struct yw_collector_env env = {path, spool_cursor, a.spool};
+		rc = yw_collector_file.init(&env, o, cfg->files.n + 1, &a.coll[0].state);
+		free(o);
+		if (rc) {
+			yw_logf(YW_LOG_ERROR, "file collector: %s", yw_strerror(rc));
+			goto out;
+		}
+		a.coll[0].ops = &yw_collector_file;
+		a.ncoll = 1;
+	}
+	if (!(a.proto = yw_proto_new()) || (rc = yw_loop_new(&a.loop)) != 0) {
+		rc = rc ? rc : YW_ENOMEM;
+		goto out;
+	}
+	struct yw_spool_stats st;
+	yw_spool_stats(a.spool, &st);
+	a.acked = st.acked;
+	a.next_send = st.acked + 1;
+	yw_logf(YW_LOG_INFO, "agent %s starting: server %s, %zu file patterns, %llu records "
+			     "waiting in the spool",
+		a.agent_id, a.server, cfg->files.n, (unsigned long long)st.pending);
+	running = a.loop;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	reconnect_cb(a.loop, &a);
+	yw_loop_after(a.loop, 0, tick, &a);
+	rc = yw_loop_run(a.loop);
+	running = NULL;
+	yw_logf(YW_LOG_INFO, "stopping: %llu records collected this run",
+		(unsigned long long)a.collected);
+	if (a.state == L_STREAM) {
+		struct yw_msg m = {.type = YW_MSG_BYE};
+		if (yw_proto_encode(a.proto, &m, &a.out) == 0)
+			flush_out(&a);
+		yw_tls_shutdown(a.tls);
+	}
+	if (yw_spool_sync(a.spool) == 0)
+		for (size_t i = 0; i < a.ncoll; i++)
+			a.coll[i].ops->commit(a.coll[i].state);
+out:
+	if (a.fd >= 0) {
+		yw_tls_conn_free(a.tls);
+		close(a.fd);
+	}
+	yw_frame_decoder_free(a.dec);
+	for (size_t i = 0; i < a.ncoll; i++)
+		a.coll[i].ops->exit(a.coll[i].state);
+	yw_spool_close(a.spool);
+	yw_loop_free(a.loop);
+	yw_proto_free(a.proto);
+	yw_tls_ctx_free(a.tls_ctx);
+	yw_strbuf_free(&a.out);
+	yw_strbuf_free(&a.batch_data);
+	free(a.batch);
+	return rc;
+}

@@ -1,0 +1,47 @@
+/* yiwang-agent internals: configuration, enrolment and the run loop. */
+#ifndef YIWANG_AGENT_H
+#define YIWANG_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "yiwang/config.h"
+
+struct yw_agent_config {
+	char *state_dir;
+	char *server; /* host:port; default: the address saved at enrolment */
+	struct yw_strlist files;
+	char *files_start;
+	int64_t spool_max;
+	char *spool_policy;
+	int64_t spool_sync_ms;
+	int64_t batch_records;
+	int64_t inflight_records;
+	int64_t reconnect_min_ms, reconnect_max_ms;
+	int64_t eps_limit;
+	int64_t poll_ms;
+	char *log_level;
+};
+
+extern const struct yw_opt yw_agent_opts[];
+extern const size_t yw_agent_nopts;
+
+/* Enrols with the server named in the enrolment string; writes the identity into state_dir. */
+int yw_agent_enroll(const char *state_dir, const char *enroll_string);
+
+/* Runs until SIGINT/SIGTERM. Returns 0 on a clean stop. */
+int yw_agent_run(struct yw_agent_config *cfg);
+
+/* A connected, handshaken TLS socket to host:port within timeout_ms (blocking helper shared by
+ * enrolment). Returns the fd or a negative YW_E* code; *tls is the connection. */
+struct yw_tls_ctx;
+struct yw_tls_conn;
+int yw_agent_dial(const char *addr, struct yw_tls_ctx *ctx, int64_t timeout_ms,
+		  struct yw_tls_conn **tls, char *err, size_t errsz);
+
+/* Host facts sent at enrolment and in HELLO. */
+void yw_agent_hostinfo(char *host, size_t hs, char *os, size_t os_size);
+
+#define YW_AGENT_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,273 @@
+/* The local API: one JSON request line in, JSON lines out, over a Unix socket in the data
+ * directory. Only the server's own user (or root) may connect: the socket is 0600 inside a
+ * 0700 directory, and the peer's uid is checked with SO_PEERCRED as well.
+ *
+ * Requests:  {"op":"agents"}  {"op":"revoke","id":"…"}
+ *            {"op":"token_create","group":"…","ttl_ms":N,"uses":N}
+ *            {"op":"alerts","since":NS,"min_level":L,"agent":"…","after_id":N,"limit":N}
+ *            {"op":"stats"}
+ * Replies:   zero or more {"…"} rows, then {"ok":true,…} or {"ok":false,"error":"…"}. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "yiwang/error.h"
+
+#define API_MAX_REQUEST 65536
+#define API_MAX_ROWS    10000
+
+static int json_kv_str(struct yw_strbuf *b, const char *k, const char *v, int comma)
+{
+	int rc = comma ? yw_strbuf_putc(b, ',') : 0;
+	if (rc == 0)
+		rc = yw_strbuf_json_str(b, k, strlen(k));
+	if (rc == 0)
+		rc = yw_strbuf_putc(b, ':');
+	if (rc)
+		return rc;
+	if (!v)
+		return yw_strbuf_puts(b, "null");
+	return yw_strbuf_json_str(b, v, strlen(v));
+}
+
+static int json_kv_int(struct yw_strbuf *b, const char *k, long long v)
+{
+	int rc = yw_strbuf_putc(b, ',');
+	if (rc == 0)
+		rc = yw_strbuf_json_str(b, k, strlen(k));
+	return rc ? rc : yw_strbuf_printf(b, ":%lld", v);
+}
+
+struct rows {
+	struct yw_server *s;
+	struct yw_strbuf *out;
+	size_t n;
+	int64_t last_id;
+};
+
+static int agent_row(void *ud, const struct yw_store_agent *a)
+{
+	struct rows *r = ud;
+	struct yw_strbuf *b = r->out;
+	int rc = yw_strbuf_putc(b, '{');
+	rc = rc ? rc : json_kv_str(b, "id", a->id, 0);
+	rc = rc ? rc : json_kv_str(b, "name", a->name, 1);
+	rc = rc ? rc : json_kv_str(b, "group", a->group, 1);
+	rc = rc ? rc : json_kv_str(b, "os", a->os, 1);
+	rc = rc ? rc : json_kv_str(b, "version", a->version, 1);
+	rc = rc ? rc : json_kv_str(b, "addresses", a->addresses, 1);
+	rc = rc ? rc : json_kv_int(b, "enrolled_at", a->enrolled_at);
+	rc = rc ? rc : json_kv_int(b, "last_seen", a->last_seen);
+	rc = rc ? rc : json_kv_int(b, "revoked_at", a->revoked_at);
+	rc = rc ? rc : json_kv_int(b, "online", yw_server_agent_online(r->s, a->id));
+	rc = rc ? rc : json_kv_int(b, "last_seq", (long long)a->last_seq);
+	rc = rc ? rc : json_kv_int(b, "events_received", (long long)a->events_received);
+	rc = rc ? rc : json_kv_int(b, "events_lost", (long long)a->events_lost);
+	rc = rc ? rc : yw_strbuf_puts(b, "}\n");
+	r->n++;
+	return rc;
+}
+
+static int alert_row(void *ud, const struct yw_store_alert_row *a)
+{
+	struct rows *r = ud;
+	struct yw_strbuf *b = r->out;
+	int rc = yw_strbuf_printf(b, "{\"id\":%lld", (long long)a->id);
+	rc = rc ? rc : json_kv_str(b, "agent_id", a->agent_id, 1);
+	rc = rc ? rc : json_kv_str(b, "agent_name", a->agent_name, 1);
+	rc = rc ? rc : json_kv_int(b, "seq", (long long)a->seq);
+	rc = rc ? rc : json_kv_str(b, "rule_id", a->rule_id, 1);
+	rc = rc ? rc : json_kv_str(b, "title", a->title, 1);
+	rc = rc ? rc : json_kv_str(b, "level", yw_level_name(a->level), 1);
+	/* tags and event are JSON already (written by the server itself). */
+	rc = rc ? rc : yw_strbuf_printf(b, ",\"tags\":%s", a->tags ? a->tags : "[]");
+	rc = rc ? rc : json_kv_int(b, "event_ts", a->event_ts);
+	rc = rc ? rc : json_kv_int(b, "created_at", a->created_at);
+	rc = rc ? rc : json_kv_str(b, "status", a->status, 1);
+	rc = rc ? rc : yw_strbuf_printf(b, ",\"event\":%s}\n", a->event ? a->event : "null");
+	r->n++;
+	r->last_id = a->id;
+	return rc;
+}
+
+static const char *jstr(json_t *req, const char *k)
+{
+	json_t *v = json_object_get(req, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static long long jint(json_t *req, const char *k, long long def)
+{
+	json_t *v = json_object_get(req, k);
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+static void fail(struct yw_strbuf *out, const char *msg)
+{
+	yw_strbuf_puts(out, "{\"ok\":false,\"error\":");
+	yw_strbuf_json_str(out, msg, strlen(msg));
+	yw_strbuf_puts(out, "}\n");
+}
+
+static void handle(struct yw_server *s, const char *line, size_t len, struct yw_strbuf *out)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, 0, &jerr);
+	const char *op = req ? jstr(req, "op") : NULL;
+	struct rows r = {s, out, 0, 0};
+	int rc = 0;
+	if (!op) {
+		fail(out, "request must be a JSON object with \"op\"");
+	} else if (!strcmp(op, "agents")) {
+		rc = yw_store_agent_list(s->store, agent_row, &r);
+		if (rc == 0)
+			yw_strbuf_printf(out, "{\"ok\":true,\"count\":%zu}\n", r.n);
+	} else if (!strcmp(op, "revoke")) {
+		const char *id = jstr(req, "id");
+		rc = id ? yw_server_revoke(s, id) : YW_EINVAL;
+		if (rc == 0)
+			yw_strbuf_puts(out, "{\"ok\":true}\n");
+	} else if (!strcmp(op, "token_create")) {
+		char str[1024];
+		const char *group = jstr(req, "group");
+		rc = yw_server_token_create(s, group ? group : "default",
+					    jint(req, "ttl_ms", s->cfg.token_default_ttl_ms),
+					    jint(req, "uses", s->cfg.token_default_uses), str,
+					    sizeof(str));
+		if (rc == 0) {
+			yw_strbuf_puts(out, "{\"ok\":true,\"enroll\":");
+			yw_strbuf_json_str(out, str, strlen(str));
+			yw_strbuf_puts(out, "}\n");
+		}
+	} else if (!strcmp(op, "alerts")) {
+		struct yw_store_alert_query q = {
+			.since = jint(req, "since", 0),
+			.min_level = (int)jint(req, "min_level", 0),
+			.agent_id = jstr(req, "agent"),
+			.after_id = jint(req, "after_id", 0),
+			.limit = (size_t)jint(req, "limit", 100),
+			.newest = (int)jint(req, "newest", 0),
+		};
+		if (q.limit == 0 || q.limit > API_MAX_ROWS)
+			q.limit = API_MAX_ROWS;
+		rc = yw_store_alerts(s->store, &q, alert_row, &r);
+		if (rc == 0)
+			yw_strbuf_printf(out, "{\"ok\":true,\"count\":%zu,\"last_id\":%lld}\n", r.n,
+					 (long long)r.last_id);
+	} else if (!strcmp(op, "stats")) {
+		struct yw_store_stats st;
+		struct yw_pipeline_stats ps;
+		rc = yw_store_stats(s->store, &st);
+		yw_pipeline_stats(s->pipe, &ps);
+		if (rc == 0)
+			yw_strbuf_printf(out,
+					 "{\"ok\":true,\"agents\":%llu,\"agents_online\":%zu,"
+					 "\"events\":%llu,\"alerts\":%llu,\"pipeline_depth\":%zu,"
+					 "\"batches\":%llu,\"rules\":%zu}\n",
+					 (unsigned long long)st.agents, s->nconns,
+					 (unsigned long long)st.events, (unsigned long long)st.alerts,
+					 yw_pipeline_depth(s->pipe), (unsigned long long)ps.batches,
+					 yw_ruleset_count(s->rules));
+	} else {
+		fail(out, "unknown op");
+	}
+	if (rc)
+		fail(out, yw_store_strerror(rc));
+	json_decref(req);
+}
+
+static void on_client(struct yw_loop *l, int fd, unsigned ev, void *ud)
+{
+	struct yw_server *s = ud;
+	/* One request per connection, read with a short timeout: local and tiny. */
+	char *req = malloc(API_MAX_REQUEST);
+	size_t len = 0;
+	struct timeval tv = {2, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (req && len < API_MAX_REQUEST) {
+		ssize_t n = read(fd, req + len, API_MAX_REQUEST - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(req + len - (size_t)n, '\n', (size_t)n))
+			break;
+	}
+	yw_loop_unwatch(l, fd);
+	struct yw_strbuf out = YW_STRBUF_INIT;
+	if (req && len)
+		handle(s, req, len, &out);
+	const char *p = out.data;
+	size_t left = out.len;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n <= 0)
+			break;
+		p += n;
+		left -= (size_t)n;
+	}
+	yw_strbuf_free(&out);
+	free(req);
+	close(fd);
+}
+
+static void on_accept(struct yw_loop *l, int fd, unsigned ev, void *ud)
+{
+	struct yw_server *s = ud;
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			return;
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+		    (cred.uid != 0 && cred.uid != geteuid())) {
+			yw_logf(YW_LOG_WARNING, "local API: refused uid %d", (int)cred.uid);
+			close(c);
+			continue;
+		}
+		if (yw_loop_watch(l, c, YW_LOOP_READ, on_client, s) != 0)
+			close(c);
+	}
+}
+
+int yw_api_local_start(struct yw_server *s)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int n = snprintf(s->api_path, sizeof(s->api_path), "%s/yiwang.sock", s->cfg.data_dir);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		yw_logf(YW_LOG_ERROR, "data directory path too long for a Unix socket");
+		return YW_ELIMIT;
+	}
+	memcpy(sa.sun_path, s->api_path, (size_t)n + 1);
+	unlink(s->api_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return YW_EIO;
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || listen(fd, 16) != 0) {
+		yw_logf(YW_LOG_ERROR, "local API %s: %s", s->api_path, strerror(errno));
+		close(fd);
+		return YW_EIO;
+	}
+	s->api_fd = fd;
+	return yw_loop_watch(s->loop, fd, YW_LOOP_READ, on_accept, s);
+}
+
+void yw_api_local_stop(struct yw_server *s)
+{
+	if (s->api_fd >= 0) {
+		yw_loop_unwatch(s->loop, s->api_fd);
+		close(s->api_fd);
+		unlink(s->api_path);
+		s->api_fd = -1;
+	}
+}

@@ -1,0 +1,321 @@
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline.h"
+#include "yiwang/decode.h"
+#include "yiwang/error.h"
+#include "yiwang/loop.h"
+
+struct job {
+	struct job *next;
+	uint64_t conn;
+	char *agent_id, *agent_name; /* point into this allocation */
+	struct yw_record *records;   /* point into this allocation */
+	size_t n;
+};
+
+/* Per-batch working state of the worker thread, reused across batches. */
+struct work {
+	struct yw_strbuf *events; /* one JSON text per record, reused */
+	const char **event_ptrs;
+	size_t cap;
+	struct yw_store_alert *alerts;
+	size_t nalerts, capalerts;
+	struct yw_strbuf alert_text; /* tags and titles of this batch's alerts */
+	size_t cur;                  /* record being decoded */
+	uint64_t nevents;            /* events decoded in this batch */
+	const struct job *job;
+	int err;
+};
+
+struct yw_pipeline {
+	struct yw_pipeline_opts o;
+	struct yw_store *st;
+	const struct yw_ruleset *rs;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	size_t depth;
+	bool stopping;
+	struct yw_pipeline_stats stats;
+	struct work w;
+	struct yw_decoder *dec_log, *dec_json;
+};
+
+int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_id,
+		       const char *agent_name, const struct yw_record *records, size_t n)
+{
+	size_t idl = strlen(agent_id) + 1, nml = strlen(agent_name ? agent_name : "") + 1;
+	size_t bytes = sizeof(struct job) + n * sizeof(struct yw_record) + idl + nml;
+	for (size_t i = 0; i < n; i++)
+		bytes += records[i].len + records[i].source_len;
+	pthread_mutex_lock(&p->mu);
+	bool full = p->depth >= p->o.max_queued;
+	pthread_mutex_unlock(&p->mu);
+	if (full)
+		return YW_ELIMIT;
+	struct job *j = malloc(bytes);
+	if (!j)
+		return YW_ENOMEM;
+	j->next = NULL;
+	j->conn = conn;
+	j->n = n;
+	j->records = (struct yw_record *)(j + 1);
+	char *q = (char *)(j->records + n);
+	j->agent_id = memcpy(q, agent_id, idl);
+	q += idl;
+	j->agent_name = memcpy(q, agent_name ? agent_name : "", nml);
+	q += nml;
+	for (size_t i = 0; i < n; i++) {
+		j->records[i] = records[i];
+		j->records[i].data = memcpy(q, records[i].data, records[i].len);
+		q += records[i].len;
+		j->records[i].source = memcpy(q, records[i].source, records[i].source_len);
+		q += records[i].source_len;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	p->depth++;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+size_t yw_pipeline_depth(struct yw_pipeline *p)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t d = p->depth;
+	pthread_mutex_unlock(&p->mu);
+	return d;
+}
+
+void yw_pipeline_stats(struct yw_pipeline *p, struct yw_pipeline_stats *s)
+{
+	pthread_mutex_lock(&p->mu);
+	*s = p->stats;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int work_reserve(struct work *w, size_t n)
+{
+	if (n <= w->cap)
+		return 0;
+	struct yw_strbuf *ev = realloc(w->events, n * sizeof(*ev));
+	if (!ev)
+		return YW_ENOMEM;
+	for (size_t i = w->cap; i < n; i++)
+		yw_strbuf_init(&ev[i], 0);
+	w->events = ev;
+	const char **ptrs = realloc(w->event_ptrs, n * sizeof(*ptrs));
+	if (!ptrs) {
+		w->cap = n; /* the strbufs exist; keep them owned */
+		return YW_ENOMEM;
+	}
+	w->event_ptrs = ptrs;
+	w->cap = n;
+	return 0;
+}
+
+struct match_ctx {
+	struct yw_pipeline *p;
+	const char *event_json;
+};
+
+static int on_match(void *ud, const struct yw_rule_info *r, const struct yw_event *ev)
+{
+	struct match_ctx *m = ud;
+	struct work *w = &m->p->w;
+	if (w->nalerts == w->capalerts) {
+		size_t cap = w->capalerts ? w->capalerts * 2 : 64;
+		struct yw_store_alert *a = realloc(w->alerts, cap * sizeof(*a));
+		if (!a)
+			return YW_ENOMEM;
+		w->alerts = a;
+		w->capalerts = cap;
+	}
+	/* Tags as a JSON array, kept as an offset until the batch's text buffer stops moving. */
+	size_t off = w->alert_text.len;
+	int rc = yw_strbuf_putc(&w->alert_text, '[');
+	for (size_t i = 0; rc == 0 && i < r->ntags; i++) {
+		if (i)
+			rc = yw_strbuf_putc(&w->alert_text, ',');
+		if (rc == 0)
+			rc = yw_strbuf_json_str(&w->alert_text, r->tags[i], strlen(r->tags[i]));
+	}
+	if (rc == 0)
+		rc = yw_strbuf_putc(&w->alert_text, ']');
+	if (rc == 0)
+		rc = yw_strbuf_putc(&w->alert_text, '\0');
+	if (rc)
+		return rc;
+	int level = yw_level_parse(r->level);
+	w->alerts[w->nalerts++] = (struct yw_store_alert){
+		.record = w->cur,
+		.rule_id = r->id ? r->id : r->title,
+		.title = r->title,
+		.level = level < 0 ? YW_LEVEL_INFORMATIONAL : level,
+		.tags = (const char *)(uintptr_t)off, /* fixed up before the store call */
+		.event = NULL,
+	};
+	if (m->p->o.on_alert)
+		m->p->o.on_alert(m->p->o.ud, w->job->agent_id, r, m->event_json);
+	return 0;
+}
+
+/* Decoder callback: one event from the current record. */
+static int on_event(void *ud, struct yw_event *ev)
+{
+	struct yw_pipeline *p = ud;
+	struct work *w = &p->w;
+	const struct job *j = w->job;
+	if (!yw_event_get(ev, "host.name") && j->agent_name[0])
+		yw_event_set_strz(ev, "host.name", j->agent_name);
+	yw_event_set_strz(ev, "agent.id", j->agent_id);
+	if (j->agent_name[0])
+		yw_event_set_strz(ev, "agent.name", j->agent_name);
+	struct yw_strbuf *out = &w->events[w->cur];
+	/* A record normally makes one event; a second (rare: a flushed audit group) replaces the
+	 * stored text but its alerts still count. */
+	yw_strbuf_reset(out);
+	int rc = yw_event_to_json(ev, out);
+	if (rc)
+		return rc;
+	w->nevents++;
+	struct match_ctx m = {p, out->data};
+	return yw_ruleset_match(p->rs, ev, on_match, &m);
+}
+
+static int run_job(struct yw_pipeline *p, const struct job *j, uint64_t *ack)
+{
+	struct work *w = &p->w;
+	int rc = work_reserve(w, j->n);
+	if (rc)
+		return rc;
+	w->job = j;
+	w->nalerts = 0;
+	w->nevents = 0;
+	yw_strbuf_reset(&w->alert_text);
+	for (size_t i = 0; i < j->n; i++) {
+		const struct yw_record *r = &j->records[i];
+		w->cur = i;
+		yw_strbuf_reset(&w->events[i]);
+		struct yw_decoder *d = r->kind == YW_REC_LOG ? p->dec_log : p->dec_json;
+		rc = yw_decoder_line(d, r->data, r->len);
+		/* Audit records of one event arrive together; flushing per record keeps each
+		 * event tied to a stored record at the price of splitting an audit group that
+		 * straddles two records only when its lines are separate records. */
+		if (rc == 0 && r->kind == YW_REC_LOG && i + 1 == j->n)
+			rc = yw_decoder_flush(d);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < j->n; i++)
+		w->event_ptrs[i] = w->events[i].len ? w->events[i].data : NULL;
+	for (size_t i = 0; i < w->nalerts; i++)
+		w->alerts[i].tags = w->alert_text.data + (uintptr_t)w->alerts[i].tags;
+	struct yw_store_batch b = {
+		.records = j->records,
+		.n = j->n,
+		.events = w->event_ptrs,
+		.alerts = w->alerts,
+		.n_alerts = w->nalerts,
+		.now = yw_wall_ns(),
+	};
+	return yw_store_ingest(p->st, j->agent_id, &b, ack);
+}
+
+static void *worker(void *arg)
+{
+	struct yw_pipeline *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (!p->head && !p->stopping)
+			pthread_cond_wait(&p->cv, &p->mu);
+		struct job *j = p->head;
+		if (!j) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		p->head = j->next;
+		if (!p->head)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+
+		uint64_t ack = 0;
+		int rc = run_job(p, j, &ack);
+		pthread_mutex_lock(&p->mu);
+		p->depth--;
+		p->stats.batches++;
+		p->stats.events += p->w.nevents;
+		if (rc) {
+			p->stats.errors++;
+		} else {
+			p->stats.records += j->n;
+			p->stats.alerts += p->w.nalerts;
+		}
+		pthread_mutex_unlock(&p->mu);
+		p->o.done(p->o.ud, j->conn, j->agent_id, ack, rc);
+		free(j);
+	}
+	return NULL;
+}
+
+int yw_pipeline_new(const struct yw_pipeline_opts *o, struct yw_store *st,
+		    const struct yw_ruleset *rs, struct yw_pipeline **out)
+{
+	struct yw_pipeline *p = calloc(1, sizeof(*p));
+	if (!p)
+		return YW_ENOMEM;
+	p->o = *o;
+	if (!p->o.max_queued)
+		p->o.max_queued = 256;
+	p->st = st;
+	p->rs = rs;
+	yw_strbuf_init(&p->w.alert_text, 0);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	int rc = yw_decoder_new("auto", NULL, on_event, p, &p->dec_log);
+	if (rc == 0)
+		rc = yw_decoder_new("json", NULL, on_event, p, &p->dec_json);
+	if (rc == 0 && pthread_create(&p->thread, NULL, worker, p) != 0)
+		rc = YW_ENOMEM;
+	if (rc) {
+		yw_decoder_free(p->dec_log);
+		yw_decoder_free(p->dec_json);
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void yw_pipeline_free(struct yw_pipeline *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stopping = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	yw_decoder_free(p->dec_log);
+	yw_decoder_free(p->dec_json);
+	for (size_t i = 0; i < p->w.cap; i++)
+		yw_strbuf_free(&p->w.events[i]);
+	free(p->w.events);
+	free(p->w.event_ptrs);
+	free(p->w.alerts);
+	yw_strbuf_free(&p->w.alert_text);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
+}

@@ -1,0 +1,55 @@
+/* The server's pipeline: batches of records from agents are decoded into events, matched
+ * against the Sigma rules, and stored with their alerts in one transaction per batch; then the
+ * batch's acknowledgement is handed back to the network thread.
+ *
+ * Threads: yw_pipeline_submit() is called from the network thread; decoding, detection and
+ * the store write happen on the pipeline's worker thread, which calls the done callback. */
+#ifndef YIWANG_SERVER_PIPELINE_H
+#define YIWANG_SERVER_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "yiwang/record.h"
+#include "yiwang/sigma.h"
+#include "yiwang/store.h"
+
+struct yw_pipeline;
+
+/* Runs on the worker thread after a batch is stored (rc 0, ack = highest stored seq) or
+ * failed (rc < 0). conn identifies the connection that submitted it. */
+typedef void (*yw_pipeline_done_fn)(void *ud, uint64_t conn, const char *agent_id, uint64_t ack,
+				    int rc);
+
+/* Runs on the worker thread for every alert stored (for notification and live views). */
+typedef void (*yw_pipeline_alert_fn)(void *ud, const char *agent_id,
+				     const struct yw_rule_info *rule, const char *event_json);
+
+struct yw_pipeline_opts {
+	size_t max_queued;         /* batches waiting; submit fails with YW_ELIMIT beyond */
+	yw_pipeline_done_fn done;
+	yw_pipeline_alert_fn on_alert; /* may be NULL */
+	void *ud;
+};
+
+/* rs (compiled) and st are borrowed and must outlive the pipeline. Starts the worker. */
+int yw_pipeline_new(const struct yw_pipeline_opts *o, struct yw_store *st,
+		    const struct yw_ruleset *rs, struct yw_pipeline **out);
+/* Stops the worker after the batches already queued, then frees. */
+void yw_pipeline_free(struct yw_pipeline *p);
+
+/* Queues a copy of records[0..n) from agent_id (name is its host name, for events that lack
+ * one). YW_ELIMIT when the queue is full (back-pressure: stop reading that connection),
+ * YW_ENOMEM. */
+int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_id,
+		       const char *agent_name, const struct yw_record *records, size_t n);
+
+/* Batches waiting or in progress. */
+size_t yw_pipeline_depth(struct yw_pipeline *p);
+
+struct yw_pipeline_stats {
+	uint64_t batches, records, events, alerts, errors;
+};
+void yw_pipeline_stats(struct yw_pipeline *p, struct yw_pipeline_stats *s);
+
+#endif

@@ -1,0 +1,73 @@
+/* yiwang-server internals: the daemon's context, handed to every part of it (no globals). */
+#ifndef YIWANG_SERVER_H
+#define YIWANG_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pipeline.h"
+#include "yiwang/config.h"
+#include "yiwang/log.h"
+#include "yiwang/loop.h"
+#include "yiwang/pki.h"
+#include "yiwang/proto.h"
+#include "yiwang/sigma.h"
+#include "yiwang/store.h"
+
+struct yw_server_config {
+	char *data_dir;
+	char *listen;          /* host:port for agents */
+	char *advertise;       /* host:port agents are told to use (enrolment strings) */
+	struct yw_strlist rules;       /* Sigma rule paths */
+	struct yw_strlist cert_names;  /* extra names in the server certificate */
+	int64_t heartbeat_ms;
+	int64_t handshake_timeout_ms;
+	int64_t idle_timeout_ms;
+	int64_t max_agents;
+	int64_t agent_eps;     /* per-agent events/s limit */
+	int64_t queue_batches; /* pipeline queue length */
+	int64_t token_default_uses;
+	int64_t token_default_ttl_ms;
+	char *log_level;
+};
+
+extern const struct yw_opt yw_server_opts[];
+extern const size_t yw_server_nopts;
+
+struct yw_conn;
+
+struct yw_server {
+	struct yw_server_config cfg;
+	struct yw_loop *loop;
+	struct yw_store *store;
+	struct yw_pki_ca *ca;
+	struct yw_tls_ctx *tls;
+	struct yw_ruleset *rules;
+	struct yw_pipeline *pipe;
+	struct yw_proto *proto; /* loop thread's codec */
+	int listen_fd, api_fd;
+	char api_path[4096];
+	/* Connections by id (ids grow; the table is a small open hash). */
+	struct yw_conn **conns;
+	size_t nconns, capconns;
+	uint64_t next_conn_id;
+	/* Batches stored by the pipeline, waiting for the loop thread to send their ACKs. */
+	struct done_item *done_head;
+	void *done_mu; /* pthread_mutex_t */
+	bool stopping;
+	uint64_t accepted, rejected;
+};
+
+/* The local API on a Unix socket in the data directory (api_local.c). */
+int yw_api_local_start(struct yw_server *s);
+void yw_api_local_stop(struct yw_server *s);
+
+/* Revokes an agent: store, then closes its live connections (server.c). */
+int yw_server_revoke(struct yw_server *s, const char *agent_id);
+/* Creates an enrolment token and writes the enrolment string (server.c). */
+int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_ms,
+			   int64_t uses, char *out, size_t outsz);
+/* Whether an agent has a live connection. */
+bool yw_server_agent_online(struct yw_server *s, const char *agent_id);
+
+#endif
