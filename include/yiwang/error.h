@@ -12,6 +12,11 @@ enum {
 	YW_ENOENT = -6,  /* no such file, field or name */
 	YW_EUNSUP = -7,  /* valid but not supported */
 	YW_EEXIST = -8,  /* already present */
+	/* Non-blocking I/O (TLS): not an error, retry the same call when the fd is ready. */
+	YW_EAGAIN = -9,      /* wait until the fd is readable */
+	YW_EWANTWRITE = -10, /* wait until the fd is writable */
+	YW_ETLS = -11,       /* TLS protocol or handshake failure */
+	YW_EAUTH = -12,      /* peer not authenticated: bad, unknown or revoked certificate */
 };
 
 /* Returns a static, human-readable text for an error code. */

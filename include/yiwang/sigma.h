@@ -15,6 +15,7 @@
 
 struct yw_rule_info {
 	const char *id;     /* may be NULL */
+	const char *name;   /* Sigma `name` (correlations refer to it); may be NULL */
 	const char *title;
 	const char *level;  /* informational|low|medium|high|critical, or NULL */
 	const char *status; /* may be NULL */

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/config.h"
 #include "yiwang/error.h"
 

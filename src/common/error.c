@@ -21,6 +21,14 @@ const char *yw_strerror(int err)
 		return "not supported";
 	case YW_EEXIST:
 		return "already exists";
+	case YW_EAGAIN:
+		return "would block (wait for readable)";
+	case YW_EWANTWRITE:
+		return "would block (wait for writable)";
+	case YW_ETLS:
+		return "TLS failure";
+	case YW_EAUTH:
+		return "authentication failed";
 	default:
 		return "unknown error";
 	}

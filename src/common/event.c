@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 #include "yiwang/event.h"
 

@@ -10,7 +10,7 @@
 
 #include "auditd.h"
 #include "decode_int.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/decode.h"
 #include "yiwang/error.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "auditd.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 
 /* A held event older (in audit time) than the newest record by this much is complete even

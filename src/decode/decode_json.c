@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "decode_int.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 
 struct jctx {

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "decode_int.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "syslog_progs.h"
 
 /* Chosen by exact process.name. Services follow Sigma's linux log sources. */

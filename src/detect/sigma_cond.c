@@ -24,7 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "limits.h"
+#include "yw_limits.h"
 #include "sigma_cond.h"
 #include "yiwang/error.h"
 

@@ -15,7 +15,7 @@
 #include "yiwang/error.h"
 
 #include "detect/sigma_rule.h"
-#include "limits.h"
+#include "yw_limits.h"
 
 struct lctx {
 	struct yw_sigma_load *l;
@@ -825,6 +825,7 @@ static void fill_info(struct yw_sigma_rule *r, unsigned line)
 {
 	r->info = (struct yw_rule_info){
 	    .id = r->id,
+	    .name = r->name,
 	    .title = r->title,
 	    .level = r->level,
 	    .status = r->status,

@@ -7,7 +7,7 @@
 
 #include "yiwang/diag.h"
 
-#include "limits.h"
+#include "yw_limits.h"
 
 struct yw_sigma_mapping;
 struct yw_sigma_mapent;

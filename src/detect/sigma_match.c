@@ -14,7 +14,7 @@
 #include <arpa/inet.h>
 
 #include "detect/sigma_match_int.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 
 static const struct {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "detect/sigma_match_int.h"
-#include "limits.h"
+#include "yw_limits.h"
 
 /* ---- evaluation ---- */
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "detect/sigma_match_int.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 
 struct ph_ent {

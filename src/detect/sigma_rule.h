@@ -132,4 +132,14 @@ int yw_sigma_read_file(const char *path, size_t max, char **out, size_t *len);
 size_t yw_sigma_ruleset_ndocs(const struct yw_ruleset *rs);
 const struct yw_sigma_rule *yw_sigma_ruleset_doc(const struct yw_ruleset *rs, size_t i);
 
+/* Evaluates every rule whose log source fits ev's, without the literal prefilter and route
+ * cache: the straightforward reference that yw_ruleset_match() must agree with exactly (same
+ * rules, same order). Same contract as yw_ruleset_match(). */
+int yw_ruleset_match_slow(const struct yw_ruleset *rs, const struct yw_event *ev, yw_match_fn cb,
+                          void *ud);
+
+/* The compiled prefilter (sigma_prefilter.h), or NULL before yw_ruleset_compile(). */
+struct yw_sigma_pf;
+const struct yw_sigma_pf *yw_sigma_ruleset_pf(const struct yw_ruleset *rs);
+
 #endif

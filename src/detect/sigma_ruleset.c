@@ -12,8 +12,9 @@
 #include "yiwang/sigma.h"
 
 #include "detect/sigma_mapping.h"
+#include "detect/sigma_prefilter.h"
 #include "detect/sigma_rule.h"
-#include "limits.h"
+#include "yw_limits.h"
 
 /* Detection rules with one product, as indexes into rules[] in ascending order. */
 struct bucket {
@@ -37,6 +38,7 @@ struct yw_ruleset {
 	size_t nbuckets;
 	struct bucket anyprod; /* rules without a product */
 	uint32_t message_hash;
+	struct yw_sigma_pf *pf; /* literal prefilter and log source routes */
 };
 
 struct yw_ruleset *yw_ruleset_new(void)
@@ -62,6 +64,8 @@ static void index_free(struct yw_ruleset *rs)
 		free(rs->buckets[i].idx);
 	free(rs->buckets);
 	free(rs->anyprod.idx);
+	yw_sigma_pf_free(rs->pf);
+	rs->pf = NULL;
 	rs->buckets = NULL;
 	rs->nbuckets = 0;
 	rs->anyprod = (struct bucket){0};
@@ -362,6 +366,11 @@ int yw_ruleset_compile(struct yw_ruleset *rs, struct yw_diags *d)
 			return rc;
 		}
 	}
+	int rc = yw_sigma_pf_new(rs->rules, rs->nrules, &rs->pf);
+	if (rc) {
+		index_free(rs);
+		return rc;
+	}
 	rs->compiled = true;
 	return 0;
 }
@@ -478,12 +487,8 @@ static bool part_fits(const char *want, const char *have)
 	return !want || (have && !strcasecmp(want, have));
 }
 
-static int eval_rule(struct mctx *m, const struct yw_sigma_rule *r, const struct yw_logsource *ls,
-                     yw_match_fn cb, void *ud)
+static int eval_conds(struct mctx *m, const struct yw_sigma_rule *r, yw_match_fn cb, void *ud)
 {
-	if (ls && !(part_fits(r->product, ls->product) && part_fits(r->service, ls->service) &&
-	            part_fits(r->category, ls->category)))
-		return 0;
 	m->r = r;
 	for (size_t i = 0; i < r->det.nconds; i++)
 		if (yw_cond_eval(r->det.conds[i], sel_cb, m))
@@ -491,8 +496,17 @@ static int eval_rule(struct mctx *m, const struct yw_sigma_rule *r, const struct
 	return 0;
 }
 
-int yw_ruleset_match(const struct yw_ruleset *rs, const struct yw_event *ev, yw_match_fn cb,
-                     void *ud)
+static int eval_rule(struct mctx *m, const struct yw_sigma_rule *r, const struct yw_logsource *ls,
+                     yw_match_fn cb, void *ud)
+{
+	if (ls && !(part_fits(r->product, ls->product) && part_fits(r->service, ls->service) &&
+	            part_fits(r->category, ls->category)))
+		return 0;
+	return eval_conds(m, r, cb, ud);
+}
+
+int yw_ruleset_match_slow(const struct yw_ruleset *rs, const struct yw_event *ev, yw_match_fn cb,
+                          void *ud)
 {
 	if (!rs->compiled)
 		return YW_EINVAL;
@@ -523,4 +537,32 @@ int yw_ruleset_match(const struct yw_ruleset *rs, const struct yw_event *ev, yw_
 			return rc;
 	}
 	return 0;
+}
+
+struct cand {
+	struct mctx m;
+	yw_match_fn cb;
+	void *ud;
+};
+
+static int on_candidate(void *ud, size_t rule)
+{
+	struct cand *c = ud;
+	return eval_conds(&c->m, c->m.rs->rules[rule], c->cb, c->ud);
+}
+
+int yw_ruleset_match(const struct yw_ruleset *rs, const struct yw_event *ev, yw_match_fn cb,
+                     void *ud)
+{
+	if (!rs->compiled)
+		return YW_EINVAL;
+	struct cand c = {.m = {.rs = rs, .ev = ev}, .cb = cb, .ud = ud};
+	bool unavailable;
+	int rc = yw_sigma_pf_run(rs->pf, ev, on_candidate, &c, &unavailable);
+	return unavailable ? yw_ruleset_match_slow(rs, ev, cb, ud) : rc;
+}
+
+const struct yw_sigma_pf *yw_sigma_ruleset_pf(const struct yw_ruleset *rs)
+{
+	return rs->compiled ? rs->pf : NULL;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "decode/auditd.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 #include "yiwang/event.h"
 

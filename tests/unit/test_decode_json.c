@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "decode/decode_int.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/event.h"
 
 static struct yw_event *dec(const char *s, size_t n)

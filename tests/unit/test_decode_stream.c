@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/decode.h"
 #include "yiwang/error.h"
 #include "yiwang/event.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 #include "yiwang/event.h"
 

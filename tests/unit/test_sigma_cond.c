@@ -15,7 +15,7 @@
 #include <yaml.h>
 
 #include "detect/sigma_cond.h"
-#include "limits.h"
+#include "yw_limits.h"
 #include "yiwang/error.h"
 
 /* Identifiers shared by most tests; indexes are used by the reference expressions below. */

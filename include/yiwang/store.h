@@ -1,0 +1,266 @@
+/* The server's store: enrolment tokens, agents, events (stored exactly once per agent and
+ * sequence number) and alerts, behind one interface. The embedded default is SQLite in WAL mode
+ * in a data directory (src/store/sqlite.c); another backend (PostgreSQL) implements the same
+ * struct yw_store_ops. docs/storage.md has the schema and the guarantees.
+ *
+ * Times are int64 nanoseconds since the epoch (UTC), as in struct yw_record; the caller passes
+ * "now" so tests control the clock.
+ *
+ * Threads: every function may be called from any thread. Writes run one at a time on the
+ * store's write connection; reads (lists, get, query, stats, backup) run on a separate read
+ * connection and so proceed while a batch is being written. A callback given to a read
+ * function must not call another read function of the same store (it would deadlock).
+ *
+ * Rows handed to a callback are borrowed: their strings live until the callback returns. A
+ * callback returns 0 to go on; any other value stops the iteration and is returned as is.
+ * Keep callbacks quick (copy out; do not wait on a network peer): while one runs, read calls
+ * wait and the WAL cannot be checkpointed past its snapshot. */
+#ifndef YIWANG_STORE_H
+#define YIWANG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "yiwang/record.h"
+
+/* Outcomes beyond the shared YW_E* codes (negative, out of their range). */
+enum {
+	YW_STORE_EEXPIRED = -64, /* the enrolment token has expired */
+	YW_STORE_EUSEDUP = -65,  /* the enrolment token has no uses left */
+	YW_STORE_EREVOKED = -66, /* the agent is revoked */
+	YW_STORE_ESCHEMA = -67,  /* the database was written by a newer yiwang */
+};
+
+/* Like yw_strerror(), and knows the YW_STORE_E* codes too. */
+const char *yw_store_strerror(int err);
+
+/* Alert levels, ordered, named as Sigma names them. */
+enum yw_level {
+	YW_LEVEL_INFORMATIONAL = 0,
+	YW_LEVEL_LOW = 1,
+	YW_LEVEL_MEDIUM = 2,
+	YW_LEVEL_HIGH = 3,
+	YW_LEVEL_CRITICAL = 4,
+};
+#define YW_LEVEL_COUNT 5
+
+/* "high" -> YW_LEVEL_HIGH; YW_EINVAL for an unknown name or NULL. */
+int yw_level_parse(const char *name);
+/* YW_LEVEL_HIGH -> "high"; "unknown" out of range. Static text. */
+const char *yw_level_name(int level);
+
+#define YW_STORE_HASH_LEN 32 /* SHA-256 of an enrolment secret */
+
+struct yw_store_token {
+	const char *id;
+	uint8_t
+	    hash[YW_STORE_HASH_LEN]; /* the caller hashes the secret; the secret is never stored */
+	const char *group;           /* agents enrolled with this token join this group */
+	int64_t expires_at;          /* 0 = never */
+	int64_t uses_left;           /* -1 = unlimited */
+	int64_t created_at;
+};
+
+struct yw_store_agent {
+	const char *id;
+	const char *name; /* host name */
+	const char *group;
+	const char *os;
+	const char *version;     /* agent version */
+	const char *cert_serial; /* serial of the agent's current certificate */
+	const char *addresses;   /* free text; the server stores a JSON array */
+	int64_t enrolled_at;
+	/* Below: kept by the store; ignored by yw_store_agent_add(). */
+	int64_t last_seen;  /* 0 = never connected */
+	int64_t revoked_at; /* 0 = not revoked */
+	int online;
+	uint64_t last_seq;        /* every seq <= last_seq is stored (or was skipped as lost) */
+	uint64_t events_received; /* records stored */
+	uint64_t events_lost;     /* records the agent reported lost (yw_store_agent_skip) */
+};
+
+/* One alert produced from one record of an ingest batch. */
+struct yw_store_alert {
+	size_t record; /* index of its record in the batch */
+	const char *rule_id;
+	const char *title;
+	int level;         /* enum yw_level */
+	const char *tags;  /* JSON array text; NULL = "[]" */
+	const char *event; /* evidence: the event JSON; NULL = the record's decoded event */
+};
+
+/* A batch of records from one agent, stored in one transaction. */
+struct yw_store_batch {
+	const struct yw_record *records;
+	size_t n;
+	const char *const *events; /* NULL, or n decoded event JSON strings (entries may be NULL) */
+	const struct yw_store_alert *alerts;
+	size_t n_alerts;
+	int64_t now; /* stored at, and the alerts' created_at; 0 = the clock */
+};
+
+/* An alert as stored; event_ts is its record's ts_ns. */
+struct yw_store_alert_row {
+	int64_t id;
+	const char *agent_id;
+	const char *agent_name;
+	uint64_t seq;
+	const char *rule_id;
+	const char *title;
+	int level;
+	const char *tags;
+	int64_t event_ts;
+	int64_t created_at;
+	const char *event;
+	const char *status; /* "new" */
+};
+
+/* Filters of yw_store_alerts(); zero/NULL fields do not filter. Rows come in id order. */
+struct yw_store_alert_query {
+	int64_t since;        /* created_at >= since */
+	int min_level;        /* level >= min_level */
+	const char *agent_id; /* of this agent only */
+	int64_t after_id;     /* id > after_id: poll with the last id seen (--follow) */
+	size_t limit;         /* at most this many rows; 0 = YW_STORE_DEFAULT_LIMIT */
+	int newest;           /* the newest `limit` matches (still in id order), not the oldest */
+};
+
+struct yw_store_stats {
+	uint64_t agents;
+	uint64_t agents_online;
+	uint64_t events; /* records stored, over all agents (pruned ones included) */
+	uint64_t alerts;
+	uint64_t alerts_by_level[YW_LEVEL_COUNT];
+};
+
+struct yw_store_opts {
+	int sync_full;     /* 1: synchronous=FULL; 0: NORMAL (default, see docs/storage.md) */
+	int schema_target; /* tests: migrate up to this version, then only close; 0 = latest */
+};
+
+typedef int (*yw_store_token_cb)(void *ctx, const struct yw_store_token *t);
+typedef int (*yw_store_agent_cb)(void *ctx, const struct yw_store_agent *a);
+typedef int (*yw_store_alert_cb)(void *ctx, const struct yw_store_alert_row *a);
+
+/* A backend. Every entry has the meaning of the yw_store_* wrapper of the same name. */
+struct yw_store;
+struct yw_store_ops {
+	const char *name;
+	void (*close)(struct yw_store *st);
+	int (*token_add)(struct yw_store *st, const struct yw_store_token *t);
+	int (*token_use)(struct yw_store *st, const uint8_t hash[YW_STORE_HASH_LEN], int64_t now,
+	                 char *group, size_t group_size);
+	int (*token_list)(struct yw_store *st, yw_store_token_cb cb, void *ctx);
+	int (*token_delete)(struct yw_store *st, const char *id);
+	int (*agent_add)(struct yw_store *st, const struct yw_store_agent *a);
+	int (*agent_seen)(struct yw_store *st, const char *id, const char *addresses,
+	                  const char *version, int64_t now);
+	int (*agent_offline)(struct yw_store *st, const char *id, int64_t now);
+	int (*agent_revoke)(struct yw_store *st, const char *id, int64_t now);
+	int (*agent_is_revoked)(struct yw_store *st, const char *id, const char *cert_serial);
+	int (*agent_list)(struct yw_store *st, yw_store_agent_cb cb, void *ctx);
+	int (*agent_get)(struct yw_store *st, const char *id, yw_store_agent_cb cb, void *ctx);
+	int (*agent_skip)(struct yw_store *st, const char *id, uint64_t seq, uint64_t *ack);
+	int (*ingest)(struct yw_store *st, const char *agent_id, const struct yw_store_batch *b,
+	              uint64_t *ack);
+	int (*alerts)(struct yw_store *st, const struct yw_store_alert_query *q,
+	              yw_store_alert_cb cb, void *ctx);
+	int (*stats)(struct yw_store *st, struct yw_store_stats *s);
+	int (*prune)(struct yw_store *st, int64_t before, uint64_t *deleted);
+	int (*backup)(struct yw_store *st, const char *path);
+};
+
+/* Opens (creating if needed) the SQLite store in dir: dir is created 0700 (an existing one is
+ * narrowed to 0700), the database file "yiwang.db" and its WAL files are 0600. Migrates the
+ * schema to the latest version; YW_STORE_ESCHEMA if the file is newer than this program.
+ * opts may be NULL. On success *st is the store (free with yw_store_close). */
+int yw_store_open_sqlite(const char *dir, const struct yw_store_opts *opts, struct yw_store **st);
+
+/* Closes the store and frees it; NULL is fine. No call may be running on it. */
+void yw_store_close(struct yw_store *st);
+
+/* The backend's name ("sqlite"). */
+const char *yw_store_backend(const struct yw_store *st);
+
+/* The schema version this program writes. */
+#define YW_STORE_SCHEMA_VERSION 2
+
+/* Rows yw_store_alerts() returns when the query sets no limit. */
+#define YW_STORE_DEFAULT_LIMIT 100
+
+/* ---- tokens ---- */
+
+/* Adds a token. YW_EEXIST if its id or hash is taken; YW_ELIMIT if a text is too long. */
+int yw_store_token_add(struct yw_store *st, const struct yw_store_token *t);
+
+/* Consumes one use of the token with this hash, atomically, and copies its group into group
+ * (NUL-terminated). YW_ENOENT unknown, YW_STORE_EEXPIRED (expires_at <= now),
+ * YW_STORE_EUSEDUP (no use left), YW_ELIMIT if group_size is too small (nothing consumed). */
+int yw_store_token_use(struct yw_store *st, const uint8_t hash[YW_STORE_HASH_LEN], int64_t now,
+                       char *group, size_t group_size);
+
+/* Every token, by creation time. */
+int yw_store_token_list(struct yw_store *st, yw_store_token_cb cb, void *ctx);
+
+/* YW_ENOENT if there is no such token. */
+int yw_store_token_delete(struct yw_store *st, const char *id);
+
+/* ---- agents ---- */
+
+/* Adds an enrolled agent (offline, never seen). YW_EEXIST if the id is taken. */
+int yw_store_agent_add(struct yw_store *st, const struct yw_store_agent *a);
+
+/* On connect: sets online, last_seen = now, and addresses/version when not NULL. */
+int yw_store_agent_seen(struct yw_store *st, const char *id, const char *addresses,
+                        const char *version, int64_t now);
+
+/* On disconnect: sets offline, last_seen = now. id NULL: every agent offline, last_seen kept
+ * (at server start). */
+int yw_store_agent_offline(struct yw_store *st, const char *id, int64_t now);
+
+/* Sets revoked_at = now (once; a second call keeps the first time) and offline. */
+int yw_store_agent_revoke(struct yw_store *st, const char *id, int64_t now);
+
+/* 0 if the agent exists, is not revoked and cert_serial is its current certificate's serial;
+ * 1 if it is revoked or the serial differs; YW_ENOENT if unknown. Deny on anything but 0. */
+int yw_store_agent_is_revoked(struct yw_store *st, const char *id, const char *cert_serial);
+
+/* Every agent, by name then id. */
+int yw_store_agent_list(struct yw_store *st, yw_store_agent_cb cb, void *ctx);
+
+/* One agent; YW_ENOENT if unknown. */
+int yw_store_agent_get(struct yw_store *st, const char *id, yw_store_agent_cb cb, void *ctx);
+
+/* The agent reports that its records up to seq are lost (its spool overflowed): last_seq
+ * moves to at least seq, so acknowledgements go on past the gap; the lost count grows by the
+ * sequence numbers skipped that were never stored. *ack is the new last_seq. */
+int yw_store_agent_skip(struct yw_store *st, const char *id, uint64_t seq, uint64_t *ack);
+
+/* ---- events and alerts ---- */
+
+/* Stores a batch from one agent in one transaction, exactly once per (agent, seq): a record
+ * whose seq is already stored, or <= the agent's last_seq, or repeated in the batch, is
+ * ignored, and so are the alerts of that record. Updates last_seq (the highest seq below which
+ * everything is stored) and events_received, commits, then sets *ack = last_seq: the agent may
+ * drop records up to *ack from its spool. Send the ACK only after this returns 0.
+ * YW_EINVAL (seq 0, an alert's record index out of range; nothing stored), YW_ENOENT (unknown
+ * agent), YW_STORE_EREVOKED. */
+int yw_store_ingest(struct yw_store *st, const char *agent_id, const struct yw_store_batch *b,
+                    uint64_t *ack);
+
+/* Calls cb for each alert matching q, in id order. */
+int yw_store_alerts(struct yw_store *st, const struct yw_store_alert_query *q, yw_store_alert_cb cb,
+                    void *ctx);
+
+int yw_store_stats(struct yw_store *st, struct yw_store_stats *s);
+
+/* Deletes raw events stored before `before` (hour granularity: events stored in an hour that
+ * ends at or before `before`), in chunks so ingest is not blocked for long. Alerts and the
+ * exactly-once guarantee stay (see docs/storage.md). *deleted (may be NULL) gets the count. */
+int yw_store_prune(struct yw_store *st, int64_t before, uint64_t *deleted);
+
+/* Writes a consistent copy of the database to path (which must not exist), mode 0600, while
+ * the store stays in use (writes go on; other reads wait until the copy is done). */
+int yw_store_backup(struct yw_store *st, const char *path);
+
+#endif

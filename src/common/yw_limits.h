@@ -1,0 +1,257 @@
+/* Every size, depth and count limit on untrusted input, with the reason for its value. */
+#ifndef YIWANG_LIMITS_H
+#define YIWANG_LIMITS_H
+
+/* Longest log line accepted; longer lines are cut and the event notes the truncation.
+ * 1 MiB covers huge audit EXECVE records and JSON documents while bounding memory per line. */
+#define YW_MAX_LINE (1024 * 1024)
+
+/* Fields per event: real events carry < 100; a hostile JSON object must not grow without bound. */
+#define YW_MAX_FIELDS 1024
+
+/* Items in one list field (e.g. execve arguments); auditd caps argc far lower in practice. */
+#define YW_MAX_LIST_ITEMS 4096
+
+/* Length of a field name; ECS names are short, and names are copied into every event. */
+#define YW_MAX_FIELD_NAME 256
+
+/* Nesting depth of JSON objects/arrays, so recursion cannot exhaust the stack. */
+#define YW_MAX_JSON_DEPTH 64
+
+/* Memory one event may use (fields and text); bounds what one line can make us allocate. */
+#define YW_MAX_EVENT_BYTES (8 * 1024 * 1024)
+
+/* Anomaly notes kept per event; more are counted but not stored. */
+#define YW_MAX_ANOMALIES 16
+
+/* Audit records grouped into one event before it is emitted regardless of serial. */
+#define YW_MAX_AUDIT_RECORDS 64
+
+/* Audit events with distinct serials held open at once while waiting for their EOE. */
+#define YW_MAX_AUDIT_PENDING 32
+
+/* Size of one rule file; SigmaHQ's largest is ~100 KiB. */
+#define YW_MAX_RULE_FILE (4 * 1024 * 1024)
+
+/* Nesting depth in a rule's YAML and in a condition expression. */
+#define YW_MAX_RULE_DEPTH 64
+
+/* Values in one rule and selections per rule, so a hostile rule cannot exhaust memory. */
+#define YW_MAX_RULE_VALUES 100000
+#define YW_MAX_SELECTIONS 1024
+
+/* Length of a condition string. */
+#define YW_MAX_CONDITION 65536
+
+/* Regex pattern length accepted from a rule (PCRE2 compile cost grows with it). */
+#define YW_MAX_REGEX 65536
+
+/* --- syslog decoders (decode_syslog.c) --- */
+
+/* Length of a syslog program tag; RFC 3164 allows 32, real tags (D-Bus names, Java apps) run
+ * longer. A longer first word is taken as text, so scanning for a tag stays short. */
+#define YW_MAX_SYSLOG_TAG 128
+
+/* Length of the "[pid]" part of a tag; a pid has at most 10 digits, some programs log a
+ * thread name there. */
+#define YW_MAX_SYSLOG_PID 32
+
+/* --- Sigma value matching (sigma_match.c) --- */
+
+/* Alternatives one detection item may expand into (windash 5^k, base64offset x3, placeholder
+ * products): SigmaHQ's largest item needs a few dozen; a hostile rule must not need millions. */
+#define YW_MAX_SIGMA_ALTS 16384
+
+/* PCRE2 match limit per regex evaluation, so a pathological pattern/subject pair cannot
+ * backtrack for seconds on one event; exceeding it counts as no match. */
+#define YW_SIGMA_REGEX_MATCH_LIMIT 1000000
+
+/* Values one placeholder may have in yw_placeholders (they multiply through expand). */
+#define YW_MAX_PLACEHOLDER_VALUES 4096
+
+/* --- auditd grouping (decode_auditd.c) --- */
+
+/* Bytes of record text held for one audit event: two maximal lines, so a huge EXECVE record
+ * and its companions still form one event, while one event's memory stays bounded. */
+#define YW_MAX_AUDIT_GROUP_BYTES (2 * 1024 * 1024)
+
+/* Bytes held across all open audit events; past it the oldest is emitted early. */
+#define YW_MAX_AUDIT_PENDING_BYTES (16 * 1024 * 1024)
+
+/* --- stream reader (decode.c) --- */
+
+/* fread() chunk of yw_decoder_file: large enough to amortize calls, small enough to keep. */
+#define YW_DECODE_READ_CHUNK (256 * 1024)
+
+/* ---- Sigma loader and mapping (h3a) ---- */
+
+/* Modifiers chained on one field key (`Field|a|b|...`); real rules use at most 3. */
+#define YW_MAX_SIGMA_MODIFIERS 16
+
+/* Event field names one Sigma field may map to in the mapping file; each is tried per event. */
+#define YW_MAX_MAPPING_TARGETS 6
+
+/* ---- PKI, enrolment string and TLS (tl) ---- */
+
+/* "host:port" in an enrolment string: its length is one byte in the payload; real server names
+ * plus ":port" are far shorter. */
+#define YW_MAX_ENROLL_ADDR 255
+
+/* Whole enrolment string as pasted: "yw1:" + base64url of the largest valid payload. */
+#define YW_MAX_ENROLL_STRING 512
+
+/* A CSR from an enrolling agent: a P-256 CSR in PEM is ~500 bytes; room for odd encoders. */
+#define YW_MAX_CSR_PEM 8192
+
+/* Agent id (certificate CN): a UUID is 36 characters; ids are also file and log names. */
+#define YW_MAX_AGENT_ID 64
+
+/* Bytes of certificate chain a TLS peer may send: ours are ~1.2 KiB; bounds handshake memory. */
+#define YW_TLS_MAX_CERT_LIST 16384
+
+/* Size of a PEM certificate or key file read from the data dir or received at enrolment. */
+#define YW_MAX_PKI_FILE 65536
+
+/* Host names / addresses put into the server certificate's subjectAltName. */
+#define YW_MAX_SAN_NAMES 32
+
+/* ---- wire protocol (src/proto, docs/protocol.md) ---- */
+
+/* Payload bytes of one frame on the wire. Bounds the per-connection receive buffer; a batch of
+ * 10,000 typical log lines compresses to well under 1 MiB, and one maximal record must fit. */
+#define YW_MAX_FRAME (4 * 1024 * 1024)
+
+/* Bytes a compressed payload may decompress to, checked against the zstd frame header before
+ * allocating and enforced while decompressing, so a zstd bomb fails cheaply. */
+#define YW_MAX_FRAME_PLAIN (16 * 1024 * 1024)
+
+/* Bytes one yw_frame_feed/yw_frame_space may add beyond a partial frame: the caller's read
+ * size. The receive buffer never exceeds YW_FRAME_HEADER + YW_MAX_FRAME + this. */
+#define YW_FRAME_FEED_MAX (256 * 1024)
+
+/* Records in one batch: bounds the record array a batch makes the server allocate. */
+#define YW_MAX_BATCH_RECORDS 10000
+
+/* Data bytes of one record: a maximal log line plus room for the JSON an agent builds around
+ * a collected item (FIM, inventory). */
+#define YW_MAX_RECORD_DATA (YW_MAX_LINE + 64 * 1024)
+
+/* Short text fields (agent id, versions, hostname, OS, token, command name, error message,
+ * record source): hostnames are <= 253 bytes, paths in sources rarely pass 1 KiB. */
+#define YW_MAX_PROTO_TEXT 4096
+
+/* PEM fields (CSR, certificate, CA chain): a chain of a few RSA-4096 certificates is ~10 KiB. */
+#define YW_MAX_PROTO_PEM (64 * 1024)
+
+/* JSON fields (configuration, command arguments, command results). */
+#define YW_MAX_PROTO_JSON (1024 * 1024)
+
+/* ---- server store (st) ---- */
+
+/* Bytes of one text the store keeps about an agent or a token (id, name, group, OS, version,
+ * certificate serial, addresses): enrolment takes them from the network, so they are bounded. */
+#define YW_MAX_STORE_TEXT 1024
+
+/* Events deleted per transaction by yw_store_prune, so the writer is never held for long. */
+#define YW_STORE_PRUNE_CHUNK 20000
+
+/* ---- Sigma correlations (correlate.c, co) ---- */
+
+/* Groups one correlation holds by default; past it the least recently updated is evicted, so a
+ * flood of distinct source addresses costs bounded memory (100,000 groups ~ a /15 of sources). */
+#define YW_CORR_DEFAULT_MAX_GROUPS 100000
+
+/* Bytes of window state one correlation may hold by default; max_groups shrinks to fit. */
+#define YW_CORR_DEFAULT_MAX_BYTES (64u * 1024 * 1024)
+
+/* How far behind the newest timestamp an event may arrive and still count (syslog relays and
+ * multi-file input reorder lines by seconds, rarely by a minute). */
+#define YW_CORR_DEFAULT_LATE_MS 60000
+
+/* Highest count threshold of an event_count/value_count correlation decided as events arrive:
+ * each group keeps that many timestamps or values. */
+#define YW_CORR_MAX_THRESHOLD 10000
+
+/* Sub-windows a value_sum/value_avg group keeps; more events in a window are merged into the
+ * oldest entries (they then expire with the newer of the merged times). */
+#define YW_CORR_VALUE_RING 64
+
+/* Events a value_percentile group samples to compute a value's share of its window. */
+#define YW_CORR_PERCENTILE_SAMPLE 512
+
+/* Bytes of one group-by value kept in a group key; longer values are cut (they still group). */
+#define YW_CORR_MAX_GROUP_VALUE 256
+
+/* Correlations chained on top of each other (a chain is resolved recursively). */
+#define YW_CORR_MAX_CHAIN 8
+
+/* ---- agent spool (spool.c) and file collector (collectors/file.c) (sp) ---- */
+
+/* Disk the spool may use by default: about a day of a busy host's logs while the server is
+ * unreachable, and small next to a typical /var. */
+#define YW_SPOOL_DEFAULT_MAX_BYTES (256ULL * 1024 * 1024)
+
+/* Segment file size: the unit of deletion after acks and of drop_oldest; large enough that the
+ * per-segment fsync + state write at each roll is rare, small enough that acked data goes soon. */
+#define YW_SPOOL_DEFAULT_SEGMENT (8 * 1024 * 1024)
+#define YW_SPOOL_MIN_SEGMENT (64 * 1024)
+
+/* Bytes of one record's collector cursor (the file collector needs 30). */
+#define YW_SPOOL_MAX_CURSOR 64
+
+/* Source name length the cursor table keeps ("file:" + PATH_MAX). */
+#define YW_SPOOL_MAX_CURSOR_SOURCE 4200
+
+/* Sources with a cursor the spool tracks (one per followed file); more are still spooled but
+ * their cursor is not remembered, so the collector falls back to its own state file. */
+#define YW_SPOOL_MAX_CURSORS 4096
+
+/* Largest record body in a segment: fixed fields, source, cursor and the largest payload. A
+ * longer length prefix on disk means a torn or corrupt frame. */
+#define YW_SPOOL_MAX_RECORD (24 + 65535 + YW_SPOOL_MAX_CURSOR + YW_MAX_RECORD_DATA)
+
+/* Write buffer and initial read buffer: few syscalls at 100k records/s, little memory. */
+#define YW_SPOOL_WBUF (64 * 1024)
+#define YW_SPOOL_RBUF (64 * 1024)
+
+/* Segment files recovered from a spool directory (max_bytes / smallest segment, with room). */
+#define YW_SPOOL_MAX_SEGMENTS 65536
+
+/* State file size: the cursor table at its limits. */
+#define YW_SPOOL_MAX_STATE \
+	(64 + YW_SPOOL_MAX_CURSORS * (2 + YW_SPOOL_MAX_CURSOR_SOURCE + 1 + YW_SPOOL_MAX_CURSOR + 8))
+
+/* The acked seq is persisted at most this often unless a segment is deleted: a lost update
+ * only makes the agent resend records the server already has (and drops as duplicates). */
+#define YW_SPOOL_STATE_PERSIST_MS 1000
+
+/* Files one file collector follows at once, and glob patterns it takes. */
+#define YW_FILE_MAX_FILES 1024
+#define YW_FILE_MAX_PATTERNS 64
+
+/* read() size of the file collector: a 1,000 lines/s file needs one read per poll. */
+#define YW_FILE_READ_CHUNK (64 * 1024)
+
+/* Bytes read from one file in one poll, so a huge backlog cannot starve the other files or the
+ * agent's loop. */
+#define YW_FILE_POLL_BYTES (1024 * 1024)
+
+/* Bytes at the start of a file hashed to tell a reused inode or a copytruncate from the file
+ * we were reading. */
+#define YW_FILE_HEAD_HASH 256
+
+/* Defaults: glob re-expansion period, and how long a last line without newline is held. */
+#define YW_FILE_DEFAULT_RESCAN_MS 5000
+#define YW_FILE_DEFAULT_PARTIAL_MS 5000
+
+/* The file collector's state file: one entry per followed file. */
+#define YW_FILE_MAX_STATE (64 + YW_FILE_MAX_FILES * (2 + 4096 + 5 * 8 + 4))
+
+/* ---- Sigma prefilter (pf) ---- */
+
+/* Distinct event log sources (product, service, category as interned ids) whose route -- the
+ * applicable rules and their Vectorscan databases -- is cached; each new one costs a compile.
+ * Events past it are evaluated without the prefilter (exact, slower). */
+#define YW_MAX_SIGMA_ROUTES 256
+
+#endif

@@ -1,0 +1,35 @@
+# Helpers for the end-to-end tests: start and stop the real programs on loopback.
+# Every wait is bounded; every process started is killed on exit.
+set -euo pipefail
+build=$1 shared=$2 src=$3
+T=$(mktemp -d /tmp/yw-e2e.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [ -n "${NETNS:-}" ] && { ip link del yw-h0 2>/dev/null || true; ip netns del "$NETNS" 2>/dev/null || true; }
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+fail=0
+check() { local what=$1; shift; if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# start_server DIR ADDR [extra args...]: runs yiwang-server in the background; sets SERVER_PID
+start_server() {
+  local dir=$1 addr=$2; shift 2
+  "$build/yiwang-server" --data-dir "$dir" --listen "$addr" --advertise "$addr" "$@" \
+    >>"$dir.log" 2>&1 &
+  SERVER_PID=$!; PIDS+=("$SERVER_PID")
+  wait_for 10 test -S "$dir/yiwang.sock"
+}
+# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds
+wait_for() {
+  local secs=$1; shift
+  local n=$((secs * 10))
+  while ! "$@" 2>/dev/null; do
+    n=$((n - 1)); [ $n -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+db_count() { sqlite3 "$1/yiwang.db" "SELECT COUNT(*) FROM events" 2>/dev/null || echo 0; }
+# stored_ge DIR N: at least N events stored (for wait_for, which re-evaluates it)
+stored_ge() { [ "$(db_count "$1")" -ge "$2" ]; }
