@@ -1,10 +1,80 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: install what is missing, build, and hunt through the
-# bundled sample logs with the bundled rules (plus SigmaHQ's Linux rules when ../shared has them).
+# The main job on embedded defaults: install what is missing, build, start a server (SQLite and
+# the CA in ./yiwang-data), enrol a local agent that follows this machine's logs plus a replay
+# file, replay the bundled attack samples into that file, and show the alerts as they arrive.
+# Ctrl-C stops everything cleanly. `scripts/demo.sh hunt` runs the offline hunt instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-scripts/build.sh
+scripts/build.sh >/dev/null
+yw=$PWD/build
+
 rules=(--rules rules/sigma)
 [ -d ../shared/sigma/rules/linux ] && rules+=(--rules ../shared/sigma/rules/linux)
-exec build/yiwang hunt "${rules[@]}" samples/*.log
+if [ "${1:-}" = hunt ]; then
+  exec "$yw/yiwang" hunt "${rules[@]}" samples/*.log
+fi
+
+D=${YIWANG_DEMO_DIR:-$PWD/yiwang-data}
+port=${YIWANG_PORT:-1514}
+mkdir -p "$D" && chmod 700 "$D"
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "stopping..."
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  echo "stopped; data kept in $D (logs: $D/server.log, $D/agent.log)"
+}
+trap stop INT TERM EXIT
+
+"$yw/yiwang-server" --data-dir "$D/server" --listen "127.0.0.1:$port" \
+  --advertise "127.0.0.1:$port" "${rules[@]}" 2>>"$D/server.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$D/server/yiwang.sock" ] && break; sleep 0.1; done
+[ -S "$D/server/yiwang.sock" ] || { echo "the server did not start; see $D/server.log"; exit 1; }
+
+if [ ! -f "$D/agent/agent.crt" ]; then
+  token=$("$yw/yiwang" token create --data-dir "$D/server" --group demo)
+  "$yw/yiwang-agent" enroll "$token" --state-dir "$D/agent"
+fi
+: > "$D/replay.log"
+files=(--file "$D/replay.log")
+for f in /var/log/auth.log /var/log/secure /var/log/syslog /var/log/messages \
+         /var/log/audit/audit.log; do
+  [ -r "$f" ] && files+=(--file "$f")
+done
+"$yw/yiwang-agent" --state-dir "$D/agent" "${files[@]}" 2>>"$D/agent.log" &
+pids+=($!)
+
+# Replay the attack story: syslog lines get today's timestamps; audit records of one event
+# are written together, as auditd writes them.
+(
+  sleep 1
+  while IFS= read -r line; do
+    printf '%s%s\n' "$(LC_ALL=C date '+%b %e %H:%M:%S')" "${line:15}" >> "$D/replay.log"
+    sleep 0.3
+  done < samples/auth.log
+  otrf=()
+  [ -d ../shared/corpus/otrf ] && otrf=(../shared/corpus/otrf/*.log)
+  for f in samples/audit.log "${otrf[@]}"; do
+    awk '{ s = $2; sub(/.*:/, "", s); if (s != prev && NR > 1) printf "\n"; printf "%s\n", $0; prev = s }' "$f" |
+      while IFS= read -r l; do
+        if [ -z "$l" ]; then sleep 0.3; else printf '%s\n' "$l" >> "$D/replay.log"; fi
+      done
+  done
+) &
+pids+=($!)
+
+cat <<MSG
+
+yiwang is running: server on 127.0.0.1:$port, one agent enrolled, data in $D.
+The agent follows this machine's logs and $D/replay.log, into which the bundled attack
+samples are being replayed. Alerts appear below as they are stored.
+In another terminal:
+  $yw/yiwang agents --data-dir $D/server
+  $yw/yiwang alerts --data-dir $D/server --level high
+Ctrl-C stops everything.
+
+MSG
+"$yw/yiwang" alerts --follow --data-dir "$D/server" --limit 20 || true

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pipeline.h"
+#include "yiwang/correlate.h"
 #include "yiwang/decode.h"
 #include "yiwang/error.h"
 #include "yiwang/loop.h"
@@ -43,6 +44,7 @@ struct yw_pipeline {
 	struct yw_pipeline_stats stats;
 	struct work w;
 	struct yw_decoder *dec_log, *dec_json;
+	struct yw_corr *corr; /* Sigma correlation rules; NULL when none are loaded */
 };
 
 int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_id,
@@ -128,9 +130,10 @@ struct match_ctx {
 	const char *event_json;
 };
 
-static int on_match(void *ud, const struct yw_rule_info *r, const struct yw_event *ev)
+/* Records an alert on the current record. extra, when given, is JSON members (without
+ * braces) put in front of the event's own fields in the stored evidence. */
+static int add_alert(struct match_ctx *m, const struct yw_rule_info *r, const char *extra)
 {
-	struct match_ctx *m = ud;
 	struct work *w = &m->p->w;
 	if (w->nalerts == w->capalerts) {
 		size_t cap = w->capalerts ? w->capalerts * 2 : 64;
@@ -155,18 +158,72 @@ static int on_match(void *ud, const struct yw_rule_info *r, const struct yw_even
 		rc = yw_strbuf_putc(&w->alert_text, '\0');
 	if (rc)
 		return rc;
+	/* Evidence: the event's JSON, its own copy since the record's text may be replaced. */
+	size_t ev_off = w->alert_text.len;
+	if (extra) {
+		rc = yw_strbuf_putc(&w->alert_text, '{');
+		if (rc == 0)
+			rc = yw_strbuf_puts(&w->alert_text, extra);
+		if (rc == 0 && m->event_json[1] != '}')
+			rc = yw_strbuf_putc(&w->alert_text, ',');
+		if (rc == 0)
+			rc = yw_strbuf_puts(&w->alert_text, m->event_json + 1);
+	} else {
+		rc = yw_strbuf_puts(&w->alert_text, m->event_json);
+	}
+	if (rc == 0)
+		rc = yw_strbuf_putc(&w->alert_text, '\0');
+	if (rc)
+		return rc;
 	int level = yw_level_parse(r->level);
 	w->alerts[w->nalerts++] = (struct yw_store_alert){
 		.record = w->cur,
 		.rule_id = r->id ? r->id : r->title,
 		.title = r->title,
 		.level = level < 0 ? YW_LEVEL_INFORMATIONAL : level,
-		.tags = (const char *)(uintptr_t)off, /* fixed up before the store call */
-		.event = NULL,
+		/* offsets, turned into pointers once alert_text stops moving */
+		.tags = (const char *)(uintptr_t)off,
+		.event = (const char *)(uintptr_t)ev_off,
 	};
 	if (m->p->o.on_alert)
 		m->p->o.on_alert(m->p->o.ud, w->job->agent_id, r, m->event_json);
 	return 0;
+}
+
+static int on_corr(void *ud, const struct yw_corr_alert *a)
+{
+	struct match_ctx *m = ud;
+	struct yw_strbuf x = YW_STRBUF_INIT;
+	int rc = yw_strbuf_puts(&x, "\"yiwang.correlation.type\":");
+	rc = rc ? rc : yw_strbuf_json_str(&x, a->type, strlen(a->type));
+	rc = rc ? rc : yw_strbuf_printf(&x, ",\"yiwang.correlation.value\":%.15g", a->value);
+	rc = rc ? rc : yw_strbuf_puts(&x, ",\"yiwang.correlation.group\":{");
+	for (size_t i = 0; rc == 0 && i < a->ngroup; i++) {
+		if (i)
+			rc = yw_strbuf_putc(&x, ',');
+		rc = rc ? rc : yw_strbuf_json_str(&x, a->group_by[i], strlen(a->group_by[i]));
+		rc = rc ? rc : yw_strbuf_putc(&x, ':');
+		rc = rc ? rc : yw_strbuf_json_str(&x, a->group_values[i], strlen(a->group_values[i]));
+	}
+	rc = rc ? rc : yw_strbuf_printf(&x, "},\"yiwang.correlation.first_ns\":%lld,"
+					    "\"yiwang.correlation.last_ns\":%lld",
+					(long long)a->first_ns, (long long)a->last_ns);
+	if (rc == 0)
+		rc = add_alert(m, a->rule, x.data);
+	yw_strbuf_free(&x);
+	return rc;
+}
+
+static int on_match(void *ud, const struct yw_rule_info *r, const struct yw_event *ev)
+{
+	struct match_ctx *m = ud;
+	struct yw_corr *c = m->p->corr;
+	int rc = 0;
+	if (!c || yw_corr_rule_reported(c, r))
+		rc = add_alert(m, r, NULL);
+	if (rc == 0 && c)
+		rc = yw_corr_feed(c, r, ev, on_corr, m);
+	return rc;
 }
 
 /* Decoder callback: one event from the current record. */
@@ -218,8 +275,10 @@ static int run_job(struct yw_pipeline *p, const struct job *j, uint64_t *ack)
 	}
 	for (size_t i = 0; i < j->n; i++)
 		w->event_ptrs[i] = w->events[i].len ? w->events[i].data : NULL;
-	for (size_t i = 0; i < w->nalerts; i++)
+	for (size_t i = 0; i < w->nalerts; i++) {
 		w->alerts[i].tags = w->alert_text.data + (uintptr_t)w->alerts[i].tags;
+		w->alerts[i].event = w->alert_text.data + (uintptr_t)w->alerts[i].event;
+	}
 	struct yw_store_batch b = {
 		.records = j->records,
 		.n = j->n,
@@ -281,12 +340,21 @@ int yw_pipeline_new(const struct yw_pipeline_opts *o, struct yw_store *st,
 	yw_strbuf_init(&p->w.alert_text, 0);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	int rc = yw_decoder_new("auto", NULL, on_event, p, &p->dec_log);
+	struct yw_diags d = YW_DIAGS_INIT;
+	int rc = yw_corr_new(rs, NULL, &d, &p->corr);
+	yw_diags_free(&d);
+	if (rc == 0 && yw_corr_count(p->corr) == 0) {
+		yw_corr_free(p->corr);
+		p->corr = NULL;
+	}
+	if (rc == 0)
+		rc = yw_decoder_new("auto", NULL, on_event, p, &p->dec_log);
 	if (rc == 0)
 		rc = yw_decoder_new("json", NULL, on_event, p, &p->dec_json);
 	if (rc == 0 && pthread_create(&p->thread, NULL, worker, p) != 0)
 		rc = YW_ENOMEM;
 	if (rc) {
+		yw_corr_free(p->corr);
 		yw_decoder_free(p->dec_log);
 		yw_decoder_free(p->dec_json);
 		pthread_mutex_destroy(&p->mu);
@@ -307,6 +375,7 @@ void yw_pipeline_free(struct yw_pipeline *p)
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thread, NULL);
+	yw_corr_free(p->corr);
 	yw_decoder_free(p->dec_log);
 	yw_decoder_free(p->dec_json);
 	for (size_t i = 0; i < p->w.cap; i++)

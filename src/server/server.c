@@ -880,6 +880,19 @@ int yw_server_start(struct yw_server *s)
 	s->rules = yw_ruleset_new();
 	if (!s->rules)
 		return YW_ENOMEM;
+	if (s->cfg.rules.n == 0) {
+		/* The bundled rules: installed, or beside the build tree when run from it. */
+		char exe[4096], cand[4200];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(cand, sizeof(cand), "%s/../rules/sigma", exe);
+		const char *dir = access(YW_RULES_DIR, R_OK) == 0 ? YW_RULES_DIR : cand;
+		yw_config_set(yw_server_opts, yw_server_nopts, &s->cfg, "rules", dir, err,
+			      sizeof(err));
+	}
 	for (size_t i = 0; i < s->cfg.rules.n; i++) {
 		if ((rc = yw_ruleset_add_path(s->rules, s->cfg.rules.v[i], &d)) != 0)
 			yw_logf(YW_LOG_ERROR, "rules %s: %s", s->cfg.rules.v[i], yw_strerror(rc));
