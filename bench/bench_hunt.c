@@ -6,6 +6,7 @@
  * on those values. Reports the median of several runs and the peak RSS. */
 #include <dirent.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,11 +115,48 @@ static double one_run(const struct corpus *c, size_t target, const struct yw_rul
 	return t;
 }
 
+struct thread_arg {
+	const struct corpus *c;
+	size_t target;
+	const struct yw_ruleset *rs;
+	struct run r;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *t = p;
+	one_run(t->c, t->target, t->rs, &t->r);
+	return NULL;
+}
+
+/* Splits the work over n threads, each with its own decoder, sharing one ruleset: the shape of
+ * the server's detection workers. Returns wall seconds. */
+static double parallel_run(const struct corpus *c, size_t target, const struct yw_ruleset *rs,
+			   int n, struct run *total)
+{
+	pthread_t th[16];
+	struct thread_arg args[16];
+	double t0 = now();
+	for (int i = 0; i < n; i++) {
+		args[i] = (struct thread_arg){c, target / (size_t)n, rs, {0}};
+		pthread_create(&th[i], NULL, thread_main, &args[i]);
+	}
+	memset(total, 0, sizeof(*total));
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		total->events += args[i].r.events;
+		total->matches += args[i].r.matches;
+	}
+	return now() - t0;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
+
+static int threads = 1;
 
 static void measure(const char *label, const struct corpus *c, size_t target, int reps,
 		    const struct yw_ruleset *rs)
@@ -126,7 +164,8 @@ static void measure(const char *label, const struct corpus *c, size_t target, in
 	double t[16];
 	struct run r = {0};
 	for (int i = 0; i < reps; i++)
-		t[i] = one_run(c, target, rs, &r);
+		t[i] = threads > 1 ? parallel_run(c, target, rs, threads, &r)
+				   : one_run(c, target, rs, &r);
 	qsort(t, (size_t)reps, sizeof(double), cmp_d);
 	double med = t[reps / 2];
 	printf("%-34s %9zu lines %9llu events %8llu matches  median %.3f s  %10.0f lines/s  "
@@ -153,7 +192,7 @@ int main(int argc, char **argv)
 	int reps = 3;
 	const char *shared = YW_SHARED_DIR;
 	int c;
-	while ((c = getopt(argc, argv, "n:r:s:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:r:s:t:h")) != -1) {
 		switch (c) {
 		case 'n':
 			target = strtoull(optarg, NULL, 10);
@@ -166,8 +205,14 @@ int main(int argc, char **argv)
 		case 's':
 			shared = optarg;
 			break;
+		case 't':
+			threads = atoi(optarg);
+			if (threads < 1 || threads > 16)
+				threads = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: bench_hunt [-n lines] [-r repetitions] [-s shared-dir]\n");
+			fprintf(stderr, "usage: bench_hunt [-n lines] [-r repetitions] [-s shared-dir] "
+					"[-t threads]\n");
 			return 2;
 		}
 	}
@@ -202,8 +247,9 @@ int main(int argc, char **argv)
 		slurp_append(&corp, path);
 	}
 	split_lines(&corp);
-	printf("corpus: %zu lines from %s/corpus, replayed to %zu lines; %d runs each\n",
-	       corp.nlines, shared, target, reps);
+	printf("corpus: %zu lines from %s/corpus, replayed to %zu lines; %d runs each; "
+	       "%d thread%s\n",
+	       corp.nlines, shared, target, reps, threads, threads > 1 ? "s" : "");
 
 	measure("decode only", &corp, target, reps, NULL);
 

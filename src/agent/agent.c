@@ -62,10 +62,14 @@ struct agent {
 	int64_t tokens_ms;
 	int64_t last_commit_ms;
 	uint64_t collected;
+	bool refused;  /* the server refused the identity: stop */
+	int write_err; /* of the last failed write */
 };
 
 static void link_down(struct agent *a, const char *why);
 static void pump(struct agent *a);
+static void refused(struct agent *a, const char *why);
+static void write_failed(struct agent *a);
 
 /* ---- configuration ---- */
 
@@ -252,7 +256,7 @@ static int flush_out(struct agent *a)
 			return 0;
 		}
 		if (n < 0)
-			return (int)n;
+			return a->write_err = (int)n;
 		a->out_off += (size_t)n;
 		a->last_tx_ms = yw_mono_ms();
 	}
@@ -323,12 +327,12 @@ static void pump(struct agent *a)
 		}
 		a->next_send = a->batch[a->nbatch - 1].seq + 1;
 		if (flush_out(a) != 0) {
-			link_down(a, "write failed");
+			write_failed(a);
 			return;
 		}
 	}
 	if (flush_out(a) != 0)
-		link_down(a, "write failed");
+		write_failed(a);
 }
 
 static int handle(struct agent *a, const struct yw_msg *m)
@@ -380,7 +384,8 @@ static int handle(struct agent *a, const struct yw_msg *m)
 	case YW_MSG_ERROR:
 		yw_logf(YW_LOG_WARNING, "server error %u: %.*s", m->error.code,
 			(int)m->error.message_len, m->error.message);
-		return YW_EAUTH;
+		/* AUTH is final (unknown or revoked agent); anything else is worth a retry. */
+		return m->error.code == YW_PERR_AUTH ? YW_EAUTH : YW_EIO;
 	case YW_MSG_BYE:
 		return YW_EIO;
 	default:
@@ -392,7 +397,7 @@ static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud)
 {
 	struct agent *a = ud;
 	if ((ev & YW_LOOP_WRITE) && flush_out(a) != 0) {
-		link_down(a, "write failed");
+		write_failed(a);
 		return;
 	}
 	for (;;) {
@@ -403,9 +408,12 @@ static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud)
 			rc = yw_proto_decode(a->proto, &f, &m);
 			if (rc == 0)
 				rc = handle(a, &m);
+			if (rc == YW_EAUTH) {
+				refused(a, "the server refused this agent");
+				return;
+			}
 			if (rc) {
-				link_down(a, rc == YW_EAUTH ? "refused by the server"
-							    : "protocol error");
+				link_down(a, rc == YW_EIO ? "closed by the server" : "protocol error");
 				return;
 			}
 			continue;
@@ -427,6 +435,10 @@ static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud)
 			watch(a);
 			break;
 		}
+		if (n == YW_EAUTH) {
+			refused(a, yw_tls_error(a->tls));
+			return;
+		}
 		if (n <= 0) {
 			link_down(a, n == 0 ? "server closed the connection" : yw_tls_error(a->tls));
 			return;
@@ -435,6 +447,32 @@ static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud)
 		a->last_rx_ms = yw_mono_ms();
 	}
 	if (flush_out(a) != 0)
+		write_failed(a);
+}
+
+/* The server refused this agent's identity (revoked or unknown): retrying cannot help, so the
+ * agent stops (exit status 1) instead of knocking forever. The spool keeps what it holds. */
+static void refused(struct agent *a, const char *why)
+{
+	yw_logf(YW_LOG_ERROR, "refused by %s: %s; stopping (enrol this agent again with "
+			      "`yiwang-agent enroll`)",
+		a->server, why);
+	link_down(a, "refused by the server");
+	if (a->reconnect_timer) {
+		yw_loop_cancel(a->loop, a->reconnect_timer);
+		a->reconnect_timer = 0;
+	}
+	a->refused = true;
+	yw_loop_stop(a->loop);
+}
+
+/* A write can fail on the alert of a server that refused the certificate (TLS 1.3 checks it
+ * after the client's handshake is done). */
+static void write_failed(struct agent *a)
+{
+	if (a->write_err == YW_EAUTH)
+		refused(a, yw_tls_error(a->tls));
+	else
 		link_down(a, "write failed");
 }
 
@@ -477,7 +515,7 @@ static void reconnect_cb(struct yw_loop *l, void *ud)
 	}
 	watch(a);
 	if (flush_out(a) != 0)
-		link_down(a, "write failed");
+		write_failed(a);
 }
 
 /* ---- start and stop ---- */
@@ -596,6 +634,8 @@ int yw_agent_run(struct yw_agent_config *cfg)
 	yw_loop_after(a.loop, 0, tick, &a);
 	rc = yw_loop_run(a.loop);
 	running = NULL;
+	if (rc == 0 && a.refused)
+		rc = YW_EAUTH;
 	yw_logf(YW_LOG_INFO, "stopping: %llu records collected this run",
 		(unsigned long long)a.collected);
 	if (a.state == L_STREAM) {

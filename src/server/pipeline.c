@@ -31,7 +31,7 @@ struct work {
 	int err;
 };
 
-struct yw_pipeline {
+struct worker {
 	struct yw_pipeline_opts o;
 	struct yw_store *st;
 	const struct yw_ruleset *rs;
@@ -45,10 +45,11 @@ struct yw_pipeline {
 	struct work w;
 	struct yw_decoder *dec_log, *dec_json;
 	struct yw_corr *corr; /* Sigma correlation rules; NULL when none are loaded */
+	bool started;
 };
 
-int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_id,
-		       const char *agent_name, const struct yw_record *records, size_t n)
+static int worker_submit(struct worker *p, uint64_t conn, const char *agent_id,
+			 const char *agent_name, const struct yw_record *records, size_t n)
 {
 	size_t idl = strlen(agent_id) + 1, nml = strlen(agent_name ? agent_name : "") + 1;
 	size_t bytes = sizeof(struct job) + n * sizeof(struct yw_record) + idl + nml;
@@ -90,7 +91,7 @@ int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_i
 	return 0;
 }
 
-size_t yw_pipeline_depth(struct yw_pipeline *p)
+static size_t worker_depth(struct worker *p)
 {
 	pthread_mutex_lock(&p->mu);
 	size_t d = p->depth;
@@ -98,10 +99,14 @@ size_t yw_pipeline_depth(struct yw_pipeline *p)
 	return d;
 }
 
-void yw_pipeline_stats(struct yw_pipeline *p, struct yw_pipeline_stats *s)
+static void worker_stats(struct worker *p, struct yw_pipeline_stats *s)
 {
 	pthread_mutex_lock(&p->mu);
-	*s = p->stats;
+	s->batches += p->stats.batches;
+	s->records += p->stats.records;
+	s->events += p->stats.events;
+	s->alerts += p->stats.alerts;
+	s->errors += p->stats.errors;
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -126,7 +131,7 @@ static int work_reserve(struct work *w, size_t n)
 }
 
 struct match_ctx {
-	struct yw_pipeline *p;
+	struct worker *p;
 	const char *event_json;
 };
 
@@ -229,7 +234,7 @@ static int on_match(void *ud, const struct yw_rule_info *r, const struct yw_even
 /* Decoder callback: one event from the current record. */
 static int on_event(void *ud, struct yw_event *ev)
 {
-	struct yw_pipeline *p = ud;
+	struct worker *p = ud;
 	struct work *w = &p->w;
 	const struct job *j = w->job;
 	if (!yw_event_get(ev, "host.name") && j->agent_name[0])
@@ -249,7 +254,7 @@ static int on_event(void *ud, struct yw_event *ev)
 	return yw_ruleset_match(p->rs, ev, on_match, &m);
 }
 
-static int run_job(struct yw_pipeline *p, const struct job *j, uint64_t *ack)
+static int run_job(struct worker *p, const struct job *j, uint64_t *ack)
 {
 	struct work *w = &p->w;
 	int rc = work_reserve(w, j->n);
@@ -292,7 +297,7 @@ static int run_job(struct yw_pipeline *p, const struct job *j, uint64_t *ack)
 
 static void *worker(void *arg)
 {
-	struct yw_pipeline *p = arg;
+	struct worker *p = arg;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (!p->head && !p->stopping)
@@ -326,12 +331,9 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int yw_pipeline_new(const struct yw_pipeline_opts *o, struct yw_store *st,
-		    const struct yw_ruleset *rs, struct yw_pipeline **out)
+static int worker_start(struct worker *p, const struct yw_pipeline_opts *o, struct yw_store *st,
+			const struct yw_ruleset *rs)
 {
-	struct yw_pipeline *p = calloc(1, sizeof(*p));
-	if (!p)
-		return YW_ENOMEM;
 	p->o = *o;
 	if (!p->o.max_queued)
 		p->o.max_queued = 256;
@@ -359,16 +361,15 @@ int yw_pipeline_new(const struct yw_pipeline_opts *o, struct yw_store *st,
 		yw_decoder_free(p->dec_json);
 		pthread_mutex_destroy(&p->mu);
 		pthread_cond_destroy(&p->cv);
-		free(p);
 		return rc;
 	}
-	*out = p;
+	p->started = true;
 	return 0;
 }
 
-void yw_pipeline_free(struct yw_pipeline *p)
+static void worker_stop(struct worker *p)
 {
-	if (!p)
+	if (!p->started)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stopping = true;
@@ -386,5 +387,67 @@ void yw_pipeline_free(struct yw_pipeline *p)
 	yw_strbuf_free(&p->w.alert_text);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
+}
+
+/* ---- the pipeline: workers, each owning the agents that hash to it ---- */
+
+struct yw_pipeline {
+	struct worker *w;
+	size_t n;
+};
+
+int yw_pipeline_new(const struct yw_pipeline_opts *o, struct yw_store *st,
+		    const struct yw_ruleset *rs, struct yw_pipeline **out)
+{
+	struct yw_pipeline *p = calloc(1, sizeof(*p));
+	size_t n = o->workers ? o->workers : 1;
+	if (!p || !(p->w = calloc(n, sizeof(*p->w)))) {
+		free(p);
+		return YW_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = worker_start(&p->w[i], o, st, rs);
+		if (rc) {
+			p->n = i;
+			yw_pipeline_free(p);
+			return rc;
+		}
+		p->n = i + 1;
+	}
+	*out = p;
+	return 0;
+}
+
+void yw_pipeline_free(struct yw_pipeline *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		worker_stop(&p->w[i]);
+	free(p->w);
 	free(p);
+}
+
+int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_id,
+		       const char *agent_name, const struct yw_record *records, size_t n)
+{
+	/* One agent always goes to the same worker: its events stay in order, and its
+	 * correlation state lives in one place. */
+	struct worker *w = &p->w[yw_hash(agent_id, strlen(agent_id)) % p->n];
+	return worker_submit(w, conn, agent_id, agent_name, records, n);
+}
+
+size_t yw_pipeline_depth(struct yw_pipeline *p)
+{
+	size_t d = 0;
+	for (size_t i = 0; i < p->n; i++)
+		d += worker_depth(&p->w[i]);
+	return d;
+}
+
+void yw_pipeline_stats(struct yw_pipeline *p, struct yw_pipeline_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < p->n; i++)
+		worker_stats(&p->w[i], s);
 }

@@ -1,9 +1,12 @@
 /* The server's pipeline: batches of records from agents are decoded into events, matched
- * against the Sigma rules, and stored with their alerts in one transaction per batch; then the
- * batch's acknowledgement is handed back to the network thread.
+ * against the Sigma rules (and correlation rules), and stored with their alerts in one
+ * transaction per batch; then the batch's acknowledgement is handed back to the network thread.
  *
  * Threads: yw_pipeline_submit() is called from the network thread; decoding, detection and
- * the store write happen on the pipeline's worker thread, which calls the done callback. */
+ * the store write happen on worker threads, which call the done callback. Each agent is served
+ * by one worker (chosen by a hash of its id), so its events keep their order and correlation
+ * rules see all of one agent's events; a correlation whose groups span agents (e.g. one source
+ * address attacking many terminals) counts per worker. */
 #ifndef YIWANG_SERVER_PIPELINE_H
 #define YIWANG_SERVER_PIPELINE_H
 
@@ -26,7 +29,8 @@ typedef void (*yw_pipeline_alert_fn)(void *ud, const char *agent_id,
 				     const struct yw_rule_info *rule, const char *event_json);
 
 struct yw_pipeline_opts {
-	size_t max_queued;         /* batches waiting; submit fails with YW_ELIMIT beyond */
+	size_t workers;            /* decode+detect threads; agents are spread by id (0 = 1) */
+	size_t max_queued;         /* batches waiting per worker; submit fails with YW_ELIMIT beyond */
 	yw_pipeline_done_fn done;
 	yw_pipeline_alert_fn on_alert; /* may be NULL */
 	void *ud;

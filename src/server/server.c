@@ -28,6 +28,7 @@
 #define READ_CHUNK         (64 * 1024)
 #define MAX_OUT_BUFFER     (8 * 1024 * 1024)
 #define RESUME_RETRY_MS    20
+#define THROTTLE_LOG_MS    10000
 
 enum conn_state {
 	C_HANDSHAKE,
@@ -60,6 +61,7 @@ struct yw_conn {
 	double tokens;
 	int64_t tokens_ms;
 	uint64_t throttled;
+	int64_t throttle_logged_ms;
 };
 
 struct done_item {
@@ -272,10 +274,11 @@ static void handle_enroll(struct yw_conn *c, const struct yw_msg_enroll *e)
 		conn_error(c, YW_PERR_ENROLL, "certificate request rejected");
 		return;
 	}
-	char name[256], os[256], ver[64];
+	char name[256], os[256], ver[64], addr[96];
 	snprintf(name, sizeof(name), "%.*s", (int)e->hostname_len, e->hostname);
 	snprintf(os, sizeof(os), "%.*s", (int)e->os_len, e->os);
 	snprintf(ver, sizeof(ver), "%.*s", (int)e->agent_version_len, e->agent_version);
+	snprintf(addr, sizeof(addr), "[\"%s\"]", c->peer); /* a JSON array, as HELLO records */
 	struct yw_store_agent a = {
 		.id = id,
 		.name = name,
@@ -283,7 +286,7 @@ static void handle_enroll(struct yw_conn *c, const struct yw_msg_enroll *e)
 		.os = os,
 		.version = ver,
 		.cert_serial = info.serial,
-		.addresses = c->peer,
+		.addresses = addr,
 		.enrolled_at = yw_wall_ns(),
 	};
 	rc = yw_store_agent_add(s->store, &a);
@@ -326,11 +329,16 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 		conn_error(c, YW_PERR_AUTH, "HELLO names another agent than the certificate");
 		return;
 	}
+	c->tokens = (double)s->cfg.agent_eps;
+	c->tokens_ms = yw_mono_ms();
 	/* One live connection per agent: a new one replaces the old (e.g. after a network cut
-	 * the old socket may linger until its timeout). */
+	 * the old socket may linger until its timeout). It inherits the old one's budget, so
+	 * reconnecting does not refill it. */
 	for (size_t i = 0; i < s->nconns; i++) {
 		struct yw_conn *o = s->conns[i];
 		if (o != c && o->state == C_STREAM && !strcmp(o->ident.agent_id, c->ident.agent_id)) {
+			c->tokens = o->tokens;
+			c->tokens_ms = o->tokens_ms;
 			conn_close(o, "replaced by a new connection");
 			break;
 		}
@@ -355,13 +363,15 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 	m.welcome.server_version_len = (uint16_t)strlen(SERVER_VERSION);
 	m.welcome.heartbeat_s = (uint16_t)(s->cfg.heartbeat_ms / 1000 ? s->cfg.heartbeat_ms / 1000
 								      : 1);
-	m.welcome.max_batch_records = 10000;
+	/* A batch is read whole, so one larger than a second's budget would pause the agent for
+	 * several seconds, past its heartbeat timeout (it then reconnects, again and again). */
+	m.welcome.max_batch_records = s->cfg.agent_eps > 0 && s->cfg.agent_eps < 10000
+					      ? (uint32_t)s->cfg.agent_eps
+					      : 10000;
 	m.welcome.max_batch_bytes = 4 * 1024 * 1024;
 	m.welcome.last_seq = last;
 	c->acked = last;
 	c->state = C_STREAM;
-	c->tokens = (double)s->cfg.agent_eps;
-	c->tokens_ms = yw_mono_ms();
 	if (conn_send(c, &m) != 0) {
 		conn_close(c, "write failed");
 		return;
@@ -394,6 +404,19 @@ static bool over_budget(struct yw_conn *c)
 		c->tokens = (double)s->cfg.agent_eps;
 	c->tokens_ms = now;
 	return c->tokens < 0;
+}
+
+/* Counts a pause for the events/s budget; says so at most every THROTTLE_LOG_MS per
+ * connection, so that a flood is visible in the log without flooding it. */
+static void throttle(struct yw_conn *c)
+{
+	int64_t now = yw_mono_ms();
+	c->throttled++;
+	if (c->throttle_logged_ms && now - c->throttle_logged_ms < THROTTLE_LOG_MS)
+		return;
+	c->throttle_logged_ms = now;
+	yw_logf(YW_LOG_WARNING, "%s agent %s: over agents.eps_limit (%lld events/s): throttled",
+		c->peer, c->ident.agent_id, (long long)c->s->cfg.agent_eps);
 }
 
 static bool pipeline_full(struct yw_server *s)
@@ -487,7 +510,7 @@ static int conn_read(struct yw_conn *c)
 	for (;;) {
 		if (c->state == C_STREAM && (pipeline_full(c->s) || over_budget(c))) {
 			if (over_budget(c))
-				c->throttled++;
+				throttle(c);
 			conn_pause(c, RESUME_RETRY_MS);
 			return 0;
 		}
@@ -755,6 +778,9 @@ const struct yw_opt yw_server_opts[] = {
 	OPTR("agents.eps_limit", YW_OPT_INT, agent_eps, "5000",
 	     "events per second one agent may send; beyond, reading it pauses (0 = no limit)", 0,
 	     10000000),
+	OPTR("pipeline.workers", YW_OPT_INT, workers, "0",
+	     "decode and detection threads; each agent is served by one (0 = one per CPU)", 0,
+	     256),
 	OPTR("pipeline.queue", YW_OPT_INT, queue_batches, "256",
 	     "batches waiting for detection before agents are slowed down", 1, 100000),
 	OPTR("tokens.default_uses", YW_OPT_INT, token_default_uses, "1",
@@ -915,7 +941,13 @@ int yw_server_start(struct yw_server *s)
 	static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
 	s->done_mu = &done_mu;
 	yw_loop_on_wake(s->loop, on_wake, s);
-	struct yw_pipeline_opts po = {.max_queued = SIZE_MAX, .done = pipeline_done, .ud = s};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct yw_pipeline_opts po = {
+		.workers = s->cfg.workers > 0 ? (size_t)s->cfg.workers : (size_t)(ncpu > 0 ? ncpu : 1),
+		.max_queued = SIZE_MAX,
+		.done = pipeline_done,
+		.ud = s,
+	};
 	if ((rc = yw_pipeline_new(&po, s->store, s->rules, &s->pipe)) != 0)
 		return rc;
 	s->listen_fd = listen_on(s->cfg.listen);

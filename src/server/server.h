@@ -26,6 +26,7 @@ struct yw_server_config {
 	int64_t max_agents;
 	int64_t agent_eps;     /* per-agent events/s limit */
 	int64_t queue_batches; /* pipeline queue length */
+	int64_t workers;       /* pipeline threads; 0 = one per CPU */
 	int64_t token_default_uses;
 	int64_t token_default_ttl_ms;
 	char *log_level;
