@@ -466,11 +466,16 @@ static void refused(struct agent *a, const char *why)
 	yw_loop_stop(a->loop);
 }
 
-/* A write can fail on the alert of a server that refused the certificate (TLS 1.3 checks it
- * after the client's handshake is done). */
+/* A server that refuses the certificate says so with an alert after the client's side of the
+ * TLS 1.3 handshake is done, and closes: the first write then fails, the alert waits unread. */
 static void write_failed(struct agent *a)
 {
-	if (a->write_err == YW_EAUTH)
+	int rc = a->write_err;
+	if (rc != YW_EAUTH && a->state == L_WAIT_WELCOME) {
+		uint8_t scratch[512];
+		rc = (int)yw_tls_read(a->tls, scratch, sizeof(scratch));
+	}
+	if (rc == YW_EAUTH)
 		refused(a, yw_tls_error(a->tls));
 	else
 		link_down(a, "write failed");

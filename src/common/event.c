@@ -102,17 +102,20 @@ struct yw_event *yw_event_new(void)
 
 void yw_event_clear(struct yw_event *ev)
 {
-	/* Keep only the oldest (smallest) chunk. */
-	struct chunk *c = ev->arena, *keep = NULL;
+	/* Keep only the newest chunk: chunks double in size, so it is the largest, and the next
+	 * event of the same kind fits in it without a malloc. Huge ones (a 1 MiB line) go. */
+	struct chunk *keep = ev->arena, *c = keep ? keep->next : NULL;
 	while (c) {
 		struct chunk *next = c->next;
-		if (!next) {
-			keep = c;
-		} else {
-			free(c);
-		}
+		free(c);
 		c = next;
 	}
+	if (keep && keep->cap > 256 * 1024) {
+		free(keep);
+		keep = NULL;
+	}
+	if (keep)
+		keep->next = NULL;
 	if (keep)
 		keep->used = 0;
 	ev->arena = keep;
@@ -286,7 +289,7 @@ int yw_event_set_int(struct yw_event *ev, const char *name, int64_t v)
 {
 	char buf[24];
 	char *p = fmt_i64(buf + sizeof(buf), v);
-	struct yw_field *f;
+	struct yw_field *f = NULL;
 	int rc = set_text(ev, name, YW_T_INT, p, (size_t)(buf + sizeof(buf) - p), &f);
 	if (rc == 0)
 		f->num = v;
@@ -295,7 +298,7 @@ int yw_event_set_int(struct yw_event *ev, const char *name, int64_t v)
 
 int yw_event_set_bool(struct yw_event *ev, const char *name, bool v)
 {
-	struct yw_field *f;
+	struct yw_field *f = NULL;
 	int rc = set_text(ev, name, YW_T_BOOL, v ? "true" : "false", v ? 4 : 5, &f);
 	if (rc == 0)
 		f->num = v;
@@ -356,7 +359,7 @@ int yw_event_set_ip(struct yw_event *ev, const char *name, const char *text, siz
 	char canon[INET6_ADDRSTRLEN];
 	if (!inet_ntop(fam == 4 ? AF_INET : AF_INET6, bin, canon, sizeof(canon)))
 		return YW_EINVAL;
-	struct yw_field *f;
+	struct yw_field *f = NULL;
 	int rc = set_text(ev, name, YW_T_IP, canon, strlen(canon), &f);
 	if (rc == 0) {
 		f->ip_family = (uint8_t)fam;
@@ -392,7 +395,7 @@ int yw_event_set_time(struct yw_event *ev, const char *name, int64_t ns)
 		p += widths[i];
 		*p++ = seps[i];
 	}
-	struct yw_field *f;
+	struct yw_field *f = NULL;
 	int rc = set_text(ev, name, YW_T_TIME, buf, (size_t)(p - buf), &f);
 	if (rc == 0)
 		f->num = ns;

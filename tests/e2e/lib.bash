@@ -33,3 +33,29 @@ wait_for() {
 db_count() { sqlite3 "$1/yiwang.db" "SELECT COUNT(*) FROM events" 2>/dev/null || echo 0; }
 # stored_ge DIR N: at least N events stored (for wait_for, which re-evaluates it)
 stored_ge() { [ "$(db_count "$1")" -ge "$2" ]; }
+# not COMMAND...: succeeds when COMMAND fails (for check and wait_for)
+not() { ! "$@"; }
+# enrol_agent ENROLMENT_STRING STATE_DIR: `yiwang-agent enroll`, its output kept in STATE_DIR.enrol
+enrol_agent() { "$build/yiwang-agent" enroll "$1" --state-dir "$2" >"$2.enrol" 2>&1; }
+# agent_id STATE_DIR: the id an enrol_agent call printed
+agent_id() { sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$1.enrol"; }
+# run_agent STATE_DIR FILE [args...]: the agent following FILE from its start, in the background,
+# logging to STATE_DIR.log; sets AGENT_PID
+run_agent() {
+  local dir=$1 file=$2; shift 2
+  "$build/yiwang-agent" --state-dir "$dir" --file "$file" --from-beginning "$@" >>"$dir.log" 2>&1 &
+  AGENT_PID=$!; PIDS+=("$AGENT_PID")
+}
+# exit_status SECONDS PID: waits for the child PID to end and sets EXIT_STATUS to its exit status,
+# or kills it after SECONDS and sets EXIT_STATUS=running (not in $(...): wait needs the parent)
+exit_status() {
+  EXIT_STATUS=0
+  if wait_for "$1" not kill -0 "$2"; then
+    wait "$2" 2>/dev/null || EXIT_STATUS=$?
+  else
+    kill -9 "$2" 2>/dev/null; wait "$2" 2>/dev/null || true
+    EXIT_STATUS=running
+  fi
+}
+# log_has SECONDS FILE ERE: FILE gets a line matching the extended regular expression in time
+log_has() { wait_for "$1" grep -Eq -- "$3" "$2"; }

@@ -94,7 +94,7 @@ static void test_ossec(void **state)
 	int agreed = 0, excepted = 0;
 	for (int n = 1; n <= NCASES; n++) {
 		char path[512];
-		size_t ll, rl;
+		size_t ll = 0, rl = 0;
 		snprintf(path, sizeof(path), DIR "%d/log", n);
 		char *log = slurp(path, &ll);
 		snprintf(path, sizeof(path), DIR "%d/res", n);
@@ -103,8 +103,8 @@ static void test_ossec(void **state)
 		assert_non_null(res);
 		if (ll && log[ll - 1] == '\n')
 			ll--;
-		const char *host, *prog, *msg;
-		size_t hn, pn, mn;
+		const char *host = NULL, *prog = NULL, *msg = NULL;
+		size_t hn = 0, pn = 0, mn = 0;
 		assert_true(res_value(res, rl, "hostname", &host, &hn));
 		assert_true(res_value(res, rl, "program_name", &prog, &pn));
 		assert_true(res_value(res, rl, "log", &msg, &mn));

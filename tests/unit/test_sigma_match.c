@@ -47,7 +47,7 @@ static int compile(const char *spec, const struct yw_sval *v, size_t nv, int key
                    const struct yw_placeholders *ph, struct yw_matcher **m)
 {
 	char buf[256];
-	const char *mods[16];
+	const char *mods[16] = {0};
 	size_t nm = split_mods(spec, buf, mods);
 	return yw_matcher_compile(mods, nm, v, nv, keyword, ph, m, err, sizeof(err));
 }
