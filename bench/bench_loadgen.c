@@ -5,6 +5,7 @@
  * records). Reports connections, records offered/sent/acknowledged, loss, achieved records/s
  * and the time from a record's send to its ACK; with -p, the server's CPU and memory.
  * Run: bench_loadgen -n 1000 -r 10 -d 60 -e STRING -s DIR [-p SERVER_PID] (--help: all). */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -61,10 +62,15 @@ struct ag {
 	size_t mhead, mlen, mcap;
 };
 
+#define MAX_THREADS 8
+
 struct proc_sample {
 	long rss_kb, hwm_kb;
 	double cpu_s;
 	int64_t t_ms;
+	int ntids; /* the process's threads (the server: network thread, pipeline worker) */
+	int tid[MAX_THREADS];
+	double tid_cpu_s[MAX_THREADS];
 };
 
 struct lg {
@@ -137,11 +143,43 @@ static double hist_pct(const struct lg *g, double p)
 	return hist_value_ms(HIST_BUCKETS - 1);
 }
 
+/* utime + stime of a /proc stat file, in seconds. */
+static int stat_cpu(const char *path, double *cpu_s)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return YW_EIO;
+	size_t n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	/* Fields after the command name, which may hold spaces: state is field 3, utime 14. */
+	char *p = strrchr(line, ')');
+	unsigned long ut = 0, st = 0;
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return YW_EPARSE;
+	*cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
 static int proc_sample(int pid, struct proc_sample *s)
 {
 	char path[64], line[1024];
 	memset(s, 0, sizeof(*s));
 	s->t_ms = yw_mono_ms();
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL && s->ntids < MAX_THREADS) {
+		int tid = atoi(e->d_name);
+		char tp[96];
+		snprintf(tp, sizeof(tp), "/proc/%d/task/%d/stat", pid, tid);
+		if (tid > 0 && stat_cpu(tp, &s->tid_cpu_s[s->ntids]) == 0)
+			s->tid[s->ntids++] = tid;
+	}
+	if (d)
+		closedir(d);
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -154,19 +192,23 @@ static int proc_sample(int pid, struct proc_sample *s)
 	}
 	fclose(f);
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (!(f = fopen(path, "r")))
-		return YW_EIO;
-	size_t n = fread(line, 1, sizeof(line) - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	/* Fields after the command name, which may hold spaces: state is field 3, utime 14. */
-	char *p = strrchr(line, ')');
-	unsigned long ut = 0, st = 0;
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return YW_EPARSE;
-	s->cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-	return 0;
+	return stat_cpu(path, &s->cpu_s);
+}
+
+/* CPU % of one core of each thread between two samples; the server's first thread is its
+ * network thread, the next its pipeline worker. */
+static void thread_cpu(const struct proc_sample *a, const struct proc_sample *b, char *out,
+                       size_t n)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < b->ntids && len + 32 < n; i++)
+		for (int j = 0; j < a->ntids; j++)
+			if (a->tid[j] == b->tid[i] && b->t_ms > a->t_ms)
+				len += (size_t)snprintf(
+				    out + len, n - len, "%s%d:%.0f", len ? "," : "", b->tid[i],
+				    100.0 * (b->tid_cpu_s[i] - a->tid_cpu_s[j]) * 1000.0 /
+				        (double)(b->t_ms - a->t_ms));
 }
 
 static void sample_server(struct lg *g, struct proc_sample *s)
@@ -868,6 +910,8 @@ static bool report(struct lg *g)
 	printf("loadgen CPU               %.0f %% of one core\n",
 	       cpu_pct(&g->s_self0, &g->s_self1));
 	double per_agent = 0;
+	char threads[256] = "";
+	thread_cpu(&g->s_send0, &g->s_send1, threads, sizeof(threads));
 	if (g->server_pid > 0) {
 		per_agent = g->connected ? (double)(g->s_conn.rss_kb - g->s_idle.rss_kb) /
 		                               (double)g->connected
@@ -877,20 +921,20 @@ static bool report(struct lg *g)
 		       (double)g->s_conn.rss_kb / 1024.0, per_agent);
 		printf("server RSS after sending  %.1f MiB (peak %.1f MiB)\n",
 		       (double)g->s_send1.rss_kb / 1024.0, (double)g->s_send1.hwm_kb / 1024.0);
-		printf("server CPU while sending  %.0f %% of one core\n",
-		       cpu_pct(&g->s_send0, &g->s_send1));
+		printf("server CPU while sending  %.0f %% of one core (threads tid:%%: %s)\n",
+		       cpu_pct(&g->s_send0, &g->s_send1), threads);
 	}
 	printf("RESULT agents=%d connected=%d offered=%llu sent=%llu acked=%llu loss=%llu "
 	       "sent_per_s=%.0f acked_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f "
 	       "server_rss_idle_kb=%ld server_rss_conn_kb=%ld server_rss_end_kb=%ld "
 	       "server_hwm_kb=%ld server_cpu_pct=%.0f rss_per_agent_kb=%.1f loadgen_cpu_pct=%.0f "
-	       "connect_s=%.1f\n",
+	       "connect_s=%.1f server_threads_pct=%s\n",
 	       g->n, g->connected, (unsigned long long)offered, (unsigned long long)sent,
 	       (unsigned long long)acked, (unsigned long long)(sent - acked), (double)sent / d,
 	       (double)g->acked_in_send / d, hist_pct(g, 50), hist_pct(g, 99), hist_pct(g, 100),
 	       g->s_idle.rss_kb, g->s_conn.rss_kb, g->s_send1.rss_kb, g->s_send1.hwm_kb,
 	       cpu_pct(&g->s_send0, &g->s_send1), per_agent, cpu_pct(&g->s_self0, &g->s_self1),
-	       (double)g->connect_ms / 1000.0);
+	       (double)g->connect_ms / 1000.0, *threads ? threads : "-");
 	return g->connected == g->n && sent == acked;
 }
 

@@ -18,6 +18,44 @@ build/yiwang decode samples/auth.log 2>/dev/null | head -50 > build-fuzz/events.
 seed fuzz_json build-fuzz/events.jsonl
 rm -rf build-fuzz/seeds/fuzz_sigma && mkdir -p build-fuzz/seeds/fuzz_sigma
 cp rules/sigma/linux/*.yml build-fuzz/seeds/fuzz_sigma/
+# Valid frames for fuzz_frame (docs/protocol.md): one per message type, and a whole session in
+# one stream; valid enrolment strings for fuzz_enroll_string.
+python3 - build-fuzz/seeds <<'PY'
+import base64, os, struct, sys
+root = sys.argv[1]
+def frame(t, p): return b"YW" + bytes([1, t, 0, 0]) + struct.pack(">I", len(p)) + p
+def t16(b): return struct.pack(">H", len(b)) + b
+def t32(b): return struct.pack(">I", len(b)) + b
+def rec(delta, line):
+    return struct.pack(">Iqb", delta, 1795600000000000000, 1) + t16(b"file:/var/log/auth.log") + t32(line)
+lines = [l.rstrip(b"\n") for l in open("samples/auth.log", "rb")][:5]
+frames = {
+    "hello": frame(1, bytes([1, 1]) + t16(b"6f58ef02-c2c5-4fbc-b7ca-77c6183d8dad") + t16(b"0.1.0")
+                   + t16(b"web-01") + t16(b"Debian GNU/Linux 12") + struct.pack(">Q", 1001)),
+    "welcome": frame(2, bytes([1]) + t16(b"0.1.0") + struct.pack(">QHII", 1000, 30, 10000, 4 << 20)),
+    "enroll": frame(3, t16(b"ab" * 32) + t32(b"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n"
+                    b"-----END CERTIFICATE REQUEST-----\n") + t16(b"web-01") + t16(b"Linux") + t16(b"0.1.0")),
+    "enrolled": frame(4, t16(b"6f58ef02") + t32(b"-----BEGIN CERTIFICATE-----\n") + t32(b"-----BEGIN CERTIFICATE-----\n")),
+    "batch": frame(5, struct.pack(">QI", 1001, len(lines))
+                   + b"".join(rec(0 if i == 0 else 1 + i % 2, l) for i, l in enumerate(lines))),
+    "ack": frame(6, struct.pack(">Q", 1005)),
+    "ping": frame(7, struct.pack(">Q", 42)),
+    "pong": frame(8, struct.pack(">Q", 42)),
+    "config": frame(9, struct.pack(">Q", 7) + t32(b'{"files":["/var/log/auth.log"]}')),
+    "command": frame(10, struct.pack(">Q", 42) + t16(b"block_ip") + t32(b'{"ip":"203.0.113.45"}')),
+    "result": frame(11, struct.pack(">QB", 42, 3) + t32(b"{}")),
+    "error": frame(12, struct.pack(">H", 4) + t16(b"enrolment token rejected")),
+    "bye": frame(13, b""),
+}
+frames["session"] = b"".join(frames[k] for k in ("hello", "batch", "ping", "result", "bye"))
+d = os.path.join(root, "fuzz_frame"); os.makedirs(d, exist_ok=True)
+for k, v in frames.items():
+    open(os.path.join(d, k), "wb").write(v)
+d = os.path.join(root, "fuzz_enroll_string"); os.makedirs(d, exist_ok=True)
+for i, addr in enumerate([b"127.0.0.1:1514", b"siem.example.org:443", b"[::1]:1514"]):
+    p = bytes([len(addr)]) + addr + bytes(range(32)) + bytes(range(100, 132))
+    open(os.path.join(d, str(i)), "w").write("yw1:" + base64.urlsafe_b64encode(p).decode().rstrip("="))
+PY
 mkdir -p build-fuzz/seeds/fuzz_sigma_cond
 printf 'selection and not filter' > build-fuzz/seeds/fuzz_sigma_cond/1
 printf '1 of sel* and not all of filter_*' > build-fuzz/seeds/fuzz_sigma_cond/2

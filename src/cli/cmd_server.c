@@ -134,6 +134,15 @@ static void put_safe(FILE *f, const char *s, size_t max)
 		fputs("…", f);
 }
 
+/* put_safe, then spaces up to width columns (bytes; close enough for a listing). */
+static void put_pad(FILE *f, const char *s, size_t width)
+{
+	put_safe(f, s, width);
+	size_t n = strlen(s);
+	for (size_t i = n; i < width; i++)
+		fputc(' ', f);
+}
+
 /* ---- token ---- */
 
 static int cmd_token(int argc, char **argv)
@@ -227,9 +236,9 @@ static int agent_line(void *ud, json_t *a)
 			     : i_of(a, "online")   ? "online"
 						   : "offline";
 	fprintf(o->f, "%-36s  ", s_or(a, "id", "-"));
-	put_safe(o->f, s_or(a, "name", "-"), 24);
-	fprintf(o->f, "  %-10s %-8s %-20s %10lld  ", s_or(a, "group", "-"), status, seen,
-		i_of(a, "events_received"));
+	put_pad(o->f, s_or(a, "name", "-"), 24);
+	fprintf(o->f, "  %-10s %-8s %-20s %10lld  %-8s ", s_or(a, "group", "-"), status, seen,
+		i_of(a, "events_received"), s_or(a, "version", "-"));
 	put_safe(o->f, s_or(a, "os", "-"), 30);
 	fputs("  ", o->f);
 	put_safe(o->f, s_or(a, "addresses", "-"), 60);
@@ -287,8 +296,8 @@ static int cmd_agents(int argc, char **argv)
 		return YW_EXIT_USAGE;
 	}
 	if (!o.jsonl)
-		printf("%-36s  %-24s  %-10s %-8s %-20s %10s  %s\n", "ID", "NAME", "GROUP", "STATUS",
-		       "LAST SEEN", "EVENTS", "OS  ADDRESSES");
+		printf("%-36s  %-24s  %-10s %-8s %-20s %10s  %-8s %s\n", "ID", "NAME", "GROUP",
+		       "STATUS", "LAST SEEN", "EVENTS", "VERSION", "OS  ADDRESSES");
 	return call(data_dir(dir), "{\"op\":\"agents\"}", agent_line, &o, NULL) ? YW_EXIT_FAIL
 										 : YW_EXIT_OK;
 }

@@ -111,5 +111,6 @@ rc=0; wait "$SERVER_PID" || rc=$?
 check "server exits 0 on SIGINT" test "$rc" = 0
 check "server logs its shutdown" grep -q "shutting down" "$S.log"
 check "server removed its API socket" test ! -e "$S/yiwang.sock"
+check "no sanitizer reports in the logs" clean_logs "$S.log" "$T"/*.log
 if [ $fail != 0 ]; then tail -n 40 "$S.log" "$T"/a*.log; fi
 exit $fail

@@ -59,3 +59,5 @@ exit_status() {
 }
 # log_has SECONDS FILE ERE: FILE gets a line matching the extended regular expression in time
 log_has() { wait_for "$1" grep -Eq -- "$3" "$2"; }
+# clean_logs FILE...: no sanitizer report (ASan, LSan, UBSan builds) in the programs' logs
+clean_logs() { ! grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$@"; }
