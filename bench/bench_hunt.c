@@ -13,67 +13,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "corpus.h"
 #include "yiwang/decode.h"
 #include "yiwang/sigma.h"
-
-struct line {
-	const char *s;
-	size_t len;
-};
-
-struct corpus {
-	char *text; /* all files, concatenated */
-	size_t len;
-	struct line *lines;
-	size_t nlines;
-};
-
-static int slurp_append(struct corpus *c, const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *t = realloc(c->text, c->len + (size_t)n + 2);
-	if (!t) {
-		fclose(f);
-		return -1;
-	}
-	c->text = t;
-	size_t got = fread(c->text + c->len, 1, (size_t)n, f);
-	fclose(f);
-	c->len += got;
-	if (c->len && c->text[c->len - 1] != '\n')
-		c->text[c->len++] = '\n';
-	return 0;
-}
-
-static void split_lines(struct corpus *c)
-{
-	size_t cap = 1024;
-	c->lines = malloc(cap * sizeof(*c->lines));
-	const char *p = c->text, *end = c->text + c->len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		if (c->nlines == cap) {
-			cap *= 2;
-			c->lines = realloc(c->lines, cap * sizeof(*c->lines));
-		}
-		c->lines[c->nlines++] = (struct line){p, (size_t)(nl - p)};
-		p = nl + 1;
-	}
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct run {
 	const struct yw_ruleset *rs;
@@ -95,7 +37,7 @@ static int on_event(void *ud, struct yw_event *ev)
 	return 0;
 }
 
-static double one_run(const struct corpus *c, size_t target, const struct yw_ruleset *rs,
+static double one_run(const struct bench_corpus *c, size_t target, const struct yw_ruleset *rs,
 		      struct run *out)
 {
 	struct yw_decode_opts o = {.default_year = 2024};
@@ -104,19 +46,19 @@ static double one_run(const struct corpus *c, size_t target, const struct yw_rul
 	out->rs = rs;
 	if (yw_decoder_new("auto", &o, on_event, out, &d) != 0)
 		return -1;
-	double t0 = now();
+	double t0 = bench_now();
 	size_t fed = 0;
 	while (fed < target)
 		for (size_t i = 0; i < c->nlines && fed < target; i++, fed++)
 			yw_decoder_line(d, c->lines[i].s, c->lines[i].len);
 	yw_decoder_flush(d);
-	double t = now() - t0;
+	double t = bench_now() - t0;
 	yw_decoder_free(d);
 	return t;
 }
 
 struct thread_arg {
-	const struct corpus *c;
+	const struct bench_corpus *c;
 	size_t target;
 	const struct yw_ruleset *rs;
 	struct run r;
@@ -131,12 +73,12 @@ static void *thread_main(void *p)
 
 /* Splits the work over n threads, each with its own decoder, sharing one ruleset: the shape of
  * the server's detection workers. Returns wall seconds. */
-static double parallel_run(const struct corpus *c, size_t target, const struct yw_ruleset *rs,
+static double parallel_run(const struct bench_corpus *c, size_t target, const struct yw_ruleset *rs,
 			   int n, struct run *total)
 {
 	pthread_t th[16];
 	struct thread_arg args[16];
-	double t0 = now();
+	double t0 = bench_now();
 	for (int i = 0; i < n; i++) {
 		args[i] = (struct thread_arg){c, target / (size_t)n, rs, {0}};
 		pthread_create(&th[i], NULL, thread_main, &args[i]);
@@ -147,18 +89,12 @@ static double parallel_run(const struct corpus *c, size_t target, const struct y
 		total->events += args[i].r.events;
 		total->matches += args[i].r.matches;
 	}
-	return now() - t0;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	return bench_now() - t0;
 }
 
 static int threads = 1;
 
-static void measure(const char *label, const struct corpus *c, size_t target, int reps,
+static void measure(const char *label, const struct bench_corpus *c, size_t target, int reps,
 		    const struct yw_ruleset *rs)
 {
 	double t[16];
@@ -166,8 +102,7 @@ static void measure(const char *label, const struct corpus *c, size_t target, in
 	for (int i = 0; i < reps; i++)
 		t[i] = threads > 1 ? parallel_run(c, target, rs, threads, &r)
 				   : one_run(c, target, rs, &r);
-	qsort(t, (size_t)reps, sizeof(double), cmp_d);
-	double med = t[reps / 2];
+	double med = bench_median(t, reps);
 	printf("%-34s %9zu lines %9llu events %8llu matches  median %.3f s  %10.0f lines/s  "
 	       "%10.0f events/s\n",
 	       label, target, r.events, r.matches, med, target / med, r.events / med);
@@ -176,12 +111,12 @@ static void measure(const char *label, const struct corpus *c, size_t target, in
 static struct yw_ruleset *load(char **paths, int n, double *secs)
 {
 	struct yw_diags d = YW_DIAGS_INIT;
-	double t0 = now();
+	double t0 = bench_now();
 	struct yw_ruleset *rs = yw_ruleset_new();
 	for (int i = 0; i < n; i++)
 		yw_ruleset_add_path(rs, paths[i], &d);
 	yw_ruleset_compile(rs, &d);
-	*secs = now() - t0;
+	*secs = bench_now() - t0;
 	yw_diags_free(&d);
 	return rs;
 }
@@ -216,37 +151,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	static const char *files[] = {
-		"corpus/auth/ubuntu-ec2-auth.log",
-		"corpus/audit/go-libaudit/audit-rhel6.log",
-		"corpus/audit/go-libaudit/audit-rhel7.log",
-		"corpus/audit/go-libaudit/audit-ubuntu14.log",
-		"corpus/audit/go-libaudit/audit-ubuntu16.log",
-		"corpus/audit/go-libaudit/audit-ubuntu17.log",
-		"corpus/audit/go-libaudit/test2.log",
-		"corpus/audit/go-libaudit/test3.log",
-		"corpus/audit/audit-userspace/test.log",
-		"corpus/audit/audit-userspace/test2.log",
-		"corpus/audit/audit-userspace/test3.log",
-		"corpus/audit/audit-userspace/test4.log",
-		"corpus/otrf/sh_arp_cache_2020-11-10074812.log",
-		"corpus/otrf/sh_binary_padding_dd_2020-11-10081941.log",
-	};
-	struct corpus corp = {0};
-	char path[4096];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", shared, files[i]);
-		if (slurp_append(&corp, path) != 0) {
-			fprintf(stderr, "bench_hunt: cannot read %s\n", path);
-			return 1;
-		}
-	}
-	/* The ossec-logtesting cases: one line each. */
-	for (int i = 1; i <= 60; i++) {
-		snprintf(path, sizeof(path), "%s/corpus/ossec-logtesting/%d/log", shared, i);
-		slurp_append(&corp, path);
-	}
-	split_lines(&corp);
+	struct bench_corpus corp;
+	if (bench_corpus_load(&corp, shared) != 0)
+		return 1;
 	printf("corpus: %zu lines from %s/corpus, replayed to %zu lines; %d runs each; "
 	       "%d thread%s\n",
 	       corp.nlines, shared, target, reps, threads, threads > 1 ? "s" : "");
@@ -281,7 +188,6 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
-	free(corp.lines);
-	free(corp.text);
+	bench_corpus_free(&corp);
 	return 0;
 }

@@ -16,72 +16,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "corpus.h"
 #include "yiwang/decode.h"
 #include "yiwang/sigma.h"
 
 #include "detect/sigma_rule.h"
-
-struct line {
-	const char *s;
-	size_t len;
-};
-
-struct corpus {
-	char *text;
-	size_t len;
-	struct line *lines;
-	size_t nlines;
-};
-
-static int slurp_append(struct corpus *c, const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *t = n >= 0 ? realloc(c->text, c->len + (size_t)n + 2) : NULL;
-	if (!t) {
-		fclose(f);
-		return -1;
-	}
-	c->text = t;
-	c->len += fread(c->text + c->len, 1, (size_t)n, f);
-	fclose(f);
-	if (c->len && c->text[c->len - 1] != '\n')
-		c->text[c->len++] = '\n';
-	return 0;
-}
-
-static int split_lines(struct corpus *c)
-{
-	size_t cap = 1024;
-	c->lines = malloc(cap * sizeof(*c->lines));
-	const char *p = c->text, *end = c->text + c->len;
-	while (c->lines && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		if (c->nlines == cap) {
-			cap *= 2;
-			struct line *l = realloc(c->lines, cap * sizeof(*c->lines));
-			if (!l)
-				return -1;
-			c->lines = l;
-		}
-		c->lines[c->nlines++] = (struct line){p, (size_t)(nl - p)};
-		p = nl + 1;
-	}
-	return c->lines ? 0 : -1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct run {
 	const struct yw_ruleset *rs;
@@ -108,7 +47,7 @@ static int on_event(void *ud, struct yw_event *ev)
 	return 0;
 }
 
-static double one_run(const struct corpus *c, size_t target, const struct yw_ruleset *rs, bool slow,
+static double one_run(const struct bench_corpus *c, size_t target, const struct yw_ruleset *rs, bool slow,
                       struct run *out)
 {
 	struct yw_decode_opts o = {.default_year = 2024};
@@ -116,35 +55,28 @@ static double one_run(const struct corpus *c, size_t target, const struct yw_rul
 	*out = (struct run){.rs = rs, .slow = slow};
 	if (yw_decoder_new("auto", &o, on_event, out, &d) != 0)
 		return -1;
-	double t0 = now();
+	double t0 = bench_now();
 	size_t fed = 0;
 	while (fed < target)
 		for (size_t i = 0; i < c->nlines && fed < target; i++, fed++)
 			yw_decoder_line(d, c->lines[i].s, c->lines[i].len);
 	yw_decoder_flush(d);
-	double t = now() - t0;
+	double t = bench_now() - t0;
 	yw_decoder_free(d);
 	return t;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Median events/s of reps runs; *matches from the last run. */
-static double measure(const struct corpus *c, size_t target, int reps, const struct yw_ruleset *rs,
+static double measure(const struct bench_corpus *c, size_t target, int reps, const struct yw_ruleset *rs,
                       bool slow, unsigned long long *matches)
 {
 	double t[16];
 	struct run r = {0};
 	for (int i = 0; i < reps; i++)
 		t[i] = one_run(c, target, rs, slow, &r);
-	qsort(t, (size_t)reps, sizeof(double), cmp_d);
+	double med = bench_median(t, reps);
 	if (matches)
 		*matches = r.matches;
-	return r.events / t[reps / 2];
+	return r.events / med;
 }
 
 struct paths {
@@ -251,36 +183,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	static const char *files[] = {
-	    "corpus/auth/ubuntu-ec2-auth.log",
-	    "corpus/audit/go-libaudit/audit-rhel6.log",
-	    "corpus/audit/go-libaudit/audit-rhel7.log",
-	    "corpus/audit/go-libaudit/audit-ubuntu14.log",
-	    "corpus/audit/go-libaudit/audit-ubuntu16.log",
-	    "corpus/audit/go-libaudit/audit-ubuntu17.log",
-	    "corpus/audit/go-libaudit/test2.log",
-	    "corpus/audit/go-libaudit/test3.log",
-	    "corpus/audit/audit-userspace/test.log",
-	    "corpus/audit/audit-userspace/test2.log",
-	    "corpus/audit/audit-userspace/test3.log",
-	    "corpus/audit/audit-userspace/test4.log",
-	    "corpus/otrf/sh_arp_cache_2020-11-10074812.log",
-	    "corpus/otrf/sh_binary_padding_dd_2020-11-10081941.log",
-	};
-	struct corpus corp = {0};
-	char path[4096];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", shared, files[i]);
-		if (slurp_append(&corp, path) != 0) {
-			fprintf(stderr, "bench_rules: cannot read %s\n", path);
-			return 1;
-		}
-	}
-	for (int i = 1; i <= 60; i++) {
-		snprintf(path, sizeof(path), "%s/corpus/ossec-logtesting/%d/log", shared, i);
-		slurp_append(&corp, path);
-	}
-	if (split_lines(&corp) != 0)
+	struct bench_corpus corp;
+	if (bench_corpus_load(&corp, shared) != 0)
 		return 1;
 
 	char lin[3][4096], other[5][4096];
@@ -333,7 +237,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < all.n; i++)
 		free(all.v[i]);
 	free(all.v);
-	free(corp.lines);
-	free(corp.text);
+	bench_corpus_free(&corp);
 	return 0;
 }
