@@ -62,6 +62,8 @@ struct agent {
 	int64_t tokens_ms;
 	int64_t last_commit_ms;
 	uint64_t collected;
+	/* Time collection spent paused by eps_limit, reported once a minute as an event. */
+	int64_t throttled_ms, throttle_since_ms, throttle_report_ms;
 	bool refused;  /* the server refused the identity: stop */
 	int write_err; /* of the last failed write */
 };
@@ -109,6 +111,8 @@ const struct yw_opt yw_agent_opts[] = {
 	OPTR("eps_limit", YW_OPT_INT, eps_limit, "0",
 	     "records per second collected at most (0: no limit); sources wait, nothing is lost",
 	     0, 10000000),
+	OPTR("eps_report_interval", YW_OPT_DURATION, eps_report_ms, "60s",
+	     "how often time paused by eps_limit is reported as an event", 1000, 86400000),
 	OPTR("poll_interval", YW_OPT_DURATION, poll_ms, "100ms", "how often sources are polled",
 	     10, 10000),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_agent_config, log_level), "info",
@@ -118,9 +122,18 @@ const size_t yw_agent_nopts = sizeof(yw_agent_opts) / sizeof(yw_agent_opts[0]);
 
 /* ---- collection ---- */
 
+static bool over_budget(struct agent *a);
+
 static int sink(void *ud, struct yw_record *rec, const void *cursor, size_t cursor_len)
 {
 	struct agent *a = ud;
+	/* Over the events/s budget the record is refused like a full spool: the collector
+	 * offers it again on a later poll, so nothing is lost. */
+	if (over_budget(a)) {
+		if (!a->throttle_since_ms)
+			a->throttle_since_ms = yw_mono_ms();
+		return YW_SINK_FULL;
+	}
 	int rc = yw_spool_append(a->spool, rec, cursor, cursor_len);
 	if (rc == 0) {
 		a->collected++;
@@ -164,9 +177,42 @@ static void report_loss(struct agent *a)
 	yw_spool_append(a->spool, &r, NULL, 0);
 }
 
+/* The events/s limit holds sources back rather than dropping (nothing is lost), but an
+ * operator must still see that it bites: every eps_report_interval, how long collection was
+ * paused. */
+static void report_throttle(struct agent *a)
+{
+	int64_t now = yw_mono_ms();
+	if (a->throttle_since_ms && !over_budget(a)) {
+		a->throttled_ms += now - a->throttle_since_ms;
+		a->throttle_since_ms = 0;
+	}
+	if (now - a->throttle_report_ms < a->cfg->eps_report_ms || (!a->throttled_ms && !a->throttle_since_ms))
+		return;
+	int64_t ms = a->throttled_ms + (a->throttle_since_ms ? now - a->throttle_since_ms : 0);
+	char json[256];
+	int n = snprintf(json, sizeof(json),
+			 "{\"event.kind\":\"metric\",\"event.category\":\"host\","
+			 "\"event.action\":\"agent_eps_limited\",\"yiwang.throttled_ms\":%lld,"
+			 "\"yiwang.eps_limit\":%lld,\"message\":\"collection paused %lld ms by "
+			 "eps_limit\"}",
+			 (long long)ms, (long long)a->cfg->eps_limit, (long long)ms);
+	struct yw_record r = {.ts_ns = yw_wall_ns(), .kind = YW_REC_AGENT, .source = "agent",
+			      .source_len = 5, .data = json, .len = (uint32_t)n};
+	if (yw_spool_append(a->spool, &r, NULL, 0) == 0) {
+		yw_logf(YW_LOG_WARNING, "eps_limit %lld paused collection for %lld ms",
+			(long long)a->cfg->eps_limit, (long long)ms);
+		a->throttled_ms = 0;
+		if (a->throttle_since_ms)
+			a->throttle_since_ms = now;
+		a->throttle_report_ms = now;
+	}
+}
+
 static void tick(struct yw_loop *l, void *ud)
 {
 	struct agent *a = ud;
+	report_throttle(a);
 	for (size_t i = 0; i < a->ncoll && !over_budget(a); i++) {
 		int rc = a->coll[i].ops->poll(a->coll[i].state, sink, a);
 		if (rc < 0)
@@ -413,7 +459,8 @@ static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud)
 				return;
 			}
 			if (rc) {
-				link_down(a, rc == YW_EIO ? "closed by the server" : "protocol error");
+				link_down(a, rc == YW_EIO ? "closed by the server"
+							  : "protocol error");
 				return;
 			}
 			continue;

@@ -19,6 +19,7 @@ struct yw_agent_config {
 	int64_t inflight_records;
 	int64_t reconnect_min_ms, reconnect_max_ms;
 	int64_t eps_limit;
+	int64_t eps_report_ms;
 	int64_t poll_ms;
 	char *log_level;
 };

@@ -365,9 +365,8 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 								      : 1);
 	/* A batch is read whole, so one larger than a second's budget would pause the agent for
 	 * several seconds, past its heartbeat timeout (it then reconnects, again and again). */
-	m.welcome.max_batch_records = s->cfg.agent_eps > 0 && s->cfg.agent_eps < 10000
-					      ? (uint32_t)s->cfg.agent_eps
-					      : 10000;
+	m.welcome.max_batch_records =
+	    s->cfg.agent_eps > 0 && s->cfg.agent_eps < 10000 ? (uint32_t)s->cfg.agent_eps : 10000;
 	m.welcome.max_batch_bytes = 4 * 1024 * 1024;
 	m.welcome.last_seq = last;
 	c->acked = last;

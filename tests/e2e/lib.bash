@@ -61,3 +61,5 @@ exit_status() {
 log_has() { wait_for "$1" grep -Eq -- "$3" "$2"; }
 # clean_logs FILE...: no sanitizer report (ASan, LSan, UBSan builds) in the programs' logs
 clean_logs() { ! grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$@"; }
+# sql_ge DIR N QUERY: the query's single number is at least N (for wait_for)
+sql_ge() { [ "$(sqlite3 "$1/yiwang.db" "$3" 2>/dev/null || echo 0)" -ge "$2" ]; }
