@@ -170,7 +170,7 @@ static void handle(struct yw_server *s, const char *line, size_t len, struct yw_
 					 "{\"ok\":true,\"agents\":%llu,\"agents_online\":%zu,"
 					 "\"events\":%llu,\"alerts\":%llu,\"pipeline_depth\":%zu,"
 					 "\"batches\":%llu,\"rules\":%zu}\n",
-					 (unsigned long long)st.agents, s->nconns,
+					 (unsigned long long)st.agents, yw_server_online_count(s),
 					 (unsigned long long)st.events, (unsigned long long)st.alerts,
 					 yw_pipeline_depth(s->pipe), (unsigned long long)ps.batches,
 					 yw_ruleset_count(s->rules));
@@ -182,46 +182,75 @@ static void handle(struct yw_server *s, const char *line, size_t len, struct yw_
 	json_decref(req);
 }
 
+/* A local client: non-blocking, so a client that connects and says nothing holds up no
+ * agent; it is dropped after API_CLIENT_TIMEOUT_MS. */
+#define API_CLIENT_TIMEOUT_MS 5000
+
+struct client {
+	struct yw_server *s;
+	int fd;
+	struct yw_strbuf in, out;
+	size_t off;
+	uint64_t timer;
+};
+
+static void client_close(struct client *c)
+{
+	yw_loop_unwatch(c->s->loop, c->fd);
+	if (c->timer)
+		yw_loop_cancel(c->s->loop, c->timer);
+	close(c->fd);
+	yw_strbuf_free(&c->in);
+	yw_strbuf_free(&c->out);
+	free(c);
+}
+
+static void client_timeout(struct yw_loop *l, void *ud)
+{
+	struct client *c = ud;
+	c->timer = 0;
+	client_close(c);
+}
+
 static void on_client(struct yw_loop *l, int fd, unsigned ev, void *ud)
 {
-	struct yw_server *s = ud;
-	/* One request per connection, read with a short timeout: local and tiny. */
-	char *req = malloc(API_MAX_REQUEST);
-	size_t len = 0;
-	struct timeval tv = {2, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (req && len < API_MAX_REQUEST) {
-		ssize_t n = read(fd, req + len, API_MAX_REQUEST - len);
+	struct client *c = ud;
+	if (c->out.len == 0) {
+		char buf[4096];
+		for (;;) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return;
+			if (n <= 0 || yw_strbuf_append(&c->in, buf, (size_t)n) != 0) {
+				client_close(c); /* closed early, or a request over the limit */
+				return;
+			}
+			if (memchr(buf, '\n', (size_t)n))
+				break;
+		}
+		handle(c->s, c->in.data, c->in.len, &c->out);
+		if (c->out.len == 0) {
+			client_close(c);
+			return;
+		}
+		yw_loop_watch(l, fd, YW_LOOP_WRITE, on_client, c);
+	}
+	while (c->off < c->out.len) {
+		ssize_t n = write(fd, c->out.data + c->off, c->out.len - c->off);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
 		if (n <= 0)
 			break;
-		len += (size_t)n;
-		if (memchr(req + len - (size_t)n, '\n', (size_t)n))
-			break;
+		c->off += (size_t)n;
 	}
-	yw_loop_unwatch(l, fd);
-	struct yw_strbuf out = YW_STRBUF_INIT;
-	if (req && len)
-		handle(s, req, len, &out);
-	const char *p = out.data;
-	size_t left = out.len;
-	while (left) {
-		ssize_t n = write(fd, p, left);
-		if (n <= 0)
-			break;
-		p += n;
-		left -= (size_t)n;
-	}
-	yw_strbuf_free(&out);
-	free(req);
-	close(fd);
+	client_close(c);
 }
 
 static void on_accept(struct yw_loop *l, int fd, unsigned ev, void *ud)
 {
 	struct yw_server *s = ud;
 	for (;;) {
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (c < 0)
 			return;
 		struct ucred cred;
@@ -232,8 +261,18 @@ static void on_accept(struct yw_loop *l, int fd, unsigned ev, void *ud)
 			close(c);
 			continue;
 		}
-		if (yw_loop_watch(l, c, YW_LOOP_READ, on_client, s) != 0)
+		struct client *k = calloc(1, sizeof(*k));
+		if (!k) {
 			close(c);
+			continue;
+		}
+		k->s = s;
+		k->fd = c;
+		yw_strbuf_init(&k->in, API_MAX_REQUEST);
+		yw_strbuf_init(&k->out, 0);
+		k->timer = yw_loop_after(l, API_CLIENT_TIMEOUT_MS, client_timeout, k);
+		if (yw_loop_watch(l, c, YW_LOOP_READ, on_client, k) != 0)
+			client_close(k);
 	}
 }
 

@@ -95,6 +95,14 @@ static struct yw_conn *conn_find(struct yw_server *s, uint64_t id)
 	return NULL;
 }
 
+size_t yw_server_online_count(struct yw_server *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nconns; i++)
+		n += s->conns[i]->state == C_STREAM;
+	return n;
+}
+
 bool yw_server_agent_online(struct yw_server *s, const char *agent_id)
 {
 	for (size_t i = 0; i < s->nconns; i++) {

@@ -68,6 +68,8 @@ int yw_server_revoke(struct yw_server *s, const char *agent_id);
 /* Creates an enrolment token and writes the enrolment string (server.c). */
 int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_ms,
 			   int64_t uses, char *out, size_t outsz);
+/* Agents with a live, streaming connection. */
+size_t yw_server_online_count(struct yw_server *s);
 /* Whether an agent has a live connection. */
 bool yw_server_agent_online(struct yw_server *s, const char *agent_id);
 
