@@ -97,15 +97,27 @@ static int threads = 1;
 static void measure(const char *label, const struct bench_corpus *c, size_t target, int reps,
 		    const struct yw_ruleset *rs)
 {
-	double t[16];
+	double t[16], cpu[16];
 	struct run r = {0};
-	for (int i = 0; i < reps; i++)
+	for (int i = 0; i < reps; i++) {
+		struct rusage a, b;
+		getrusage(RUSAGE_SELF, &a);
 		t[i] = threads > 1 ? parallel_run(c, target, rs, threads, &r)
 				   : one_run(c, target, rs, &r);
+		getrusage(RUSAGE_SELF, &b);
+		cpu[i] = (double)(b.ru_utime.tv_sec - a.ru_utime.tv_sec + b.ru_stime.tv_sec -
+				  a.ru_stime.tv_sec) +
+			 (double)(b.ru_utime.tv_usec - a.ru_utime.tv_usec + b.ru_stime.tv_usec -
+				  a.ru_stime.tv_usec) / 1e6;
+	}
+	/* CPU time per event tells contention between threads apart from a busy machine:
+	 * wall time suffers from both, CPU time only from the former. */
+	double cpu_med = bench_median(cpu, reps);
 	double med = bench_median(t, reps);
 	printf("%-34s %9zu lines %9llu events %8llu matches  median %.3f s  %10.0f lines/s  "
-	       "%10.0f events/s\n",
-	       label, target, r.events, r.matches, med, target / med, r.events / med);
+	       "%10.0f events/s  %10.0f events/cpu-s\n",
+	       label, target, r.events, r.matches, med, target / med, r.events / med,
+	       r.events / cpu_med);
 }
 
 static struct yw_ruleset *load(char **paths, int n, double *secs)

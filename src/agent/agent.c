@@ -23,16 +23,21 @@
 
 enum link_state { L_DOWN, L_WAIT_WELCOME, L_STREAM };
 
+struct agent;
+
 struct collector {
 	const struct yw_collector_ops *ops;
 	void *state;
+	struct agent *a;
+	int fd;      /* pollable descriptor, or -1 */
+	bool paused; /* fd unwatched until the next tick: the sink refused records */
 };
 
 struct agent {
 	struct yw_agent_config *cfg;
 	struct yw_loop *loop;
 	struct yw_spool *spool;
-	struct collector coll[4];
+	struct collector coll[8];
 	size_t ncoll;
 	struct yw_tls_ctx *tls_ctx;
 	struct yw_proto *proto;
@@ -64,6 +69,7 @@ struct agent {
 	uint64_t collected;
 	/* Time collection spent paused by eps_limit, reported once a minute as an event. */
 	int64_t throttled_ms, throttle_since_ms, throttle_report_ms;
+	bool sink_refused; /* during the current poll */
 	bool refused;  /* the server refused the identity: stop */
 	int write_err; /* of the last failed write */
 };
@@ -113,6 +119,14 @@ const struct yw_opt yw_agent_opts[] = {
 	     0, 10000000),
 	OPTR("eps_report_interval", YW_OPT_DURATION, eps_report_ms, "60s",
 	     "how often time paused by eps_limit is reported as an event", 1000, 86400000),
+	OPT("process.enabled", YW_OPT_BOOL, process_enabled, "true",
+	    "report process executions (kernel process connector; needs CAP_NET_ADMIN)"),
+	OPT("process.ignore_exe", YW_OPT_LIST, process_ignore, NULL,
+	    "executables (glob patterns) whose executions are not reported"),
+	OPT("network.enabled", YW_OPT_BOOL, network_enabled, "true",
+	    "report new listening sockets and outbound connections"),
+	OPTR("network.interval", YW_OPT_DURATION, network_interval_ms, "2s",
+	     "how often sockets are compared", 100, 3600000),
 	OPTR("poll_interval", YW_OPT_DURATION, poll_ms, "100ms", "how often sources are polled",
 	     10, 10000),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_agent_config, log_level), "info",
@@ -132,9 +146,12 @@ static int sink(void *ud, struct yw_record *rec, const void *cursor, size_t curs
 	if (over_budget(a)) {
 		if (!a->throttle_since_ms)
 			a->throttle_since_ms = yw_mono_ms();
+		a->sink_refused = true;
 		return YW_SINK_FULL;
 	}
 	int rc = yw_spool_append(a->spool, rec, cursor, cursor_len);
+	if (rc == YW_SPOOL_FULL)
+		a->sink_refused = true;
 	if (rc == 0) {
 		a->collected++;
 		a->tokens -= 1;
@@ -209,10 +226,34 @@ static void report_throttle(struct agent *a)
 	}
 }
 
+/* A collector with a descriptor (process connector, inotify) is polled as soon as it has
+ * something, not only on the tick: kernel buffers stay short. */
+static void on_collector_fd(struct yw_loop *l, int fd, unsigned ev, void *ud)
+{
+	struct collector *c = ud;
+	c->a->sink_refused = false;
+	int rc = over_budget(c->a) ? 0 : c->ops->poll(c->state, sink, c->a);
+	if (rc < 0)
+		yw_logf(YW_LOG_WARNING, "collector %s: %s", c->ops->name, yw_strerror(rc));
+	/* Over budget or the spool full: the data waits in the kernel; stop watching until the
+	 * next tick, or a level-triggered fd would spin. */
+	if (over_budget(c->a) || c->a->sink_refused) {
+		c->paused = true;
+		yw_loop_watch(l, fd, 0, on_collector_fd, c);
+	}
+}
+
 static void tick(struct yw_loop *l, void *ud)
 {
 	struct agent *a = ud;
 	report_throttle(a);
+	for (size_t i = 0; i < a->ncoll; i++) {
+		struct collector *c = &a->coll[i];
+		if (c->paused && !over_budget(a)) {
+			c->paused = false;
+			yw_loop_watch(l, c->fd, YW_LOOP_READ, on_collector_fd, c);
+		}
+	}
 	for (size_t i = 0; i < a->ncoll && !over_budget(a); i++) {
 		int rc = a->coll[i].ops->poll(a->coll[i].state, sink, a);
 		if (rc < 0)
@@ -572,6 +613,35 @@ static void reconnect_cb(struct yw_loop *l, void *ud)
 
 /* ---- start and stop ---- */
 
+static int spool_cursor(void *ud, const char *source, size_t len, const void **cursor,
+			size_t *clen, uint64_t *seq)
+{
+	return yw_spool_cursor(ud, source, len, cursor, clen, seq);
+}
+
+/* Starts one collector; a collector the machine cannot support (e.g. no process connector)
+ * is logged and left out, the others run. state_file is relative to the state directory. */
+static int start_collector(struct agent *a, const struct yw_collector_ops *ops,
+			   const char *state_file, const struct yw_collector_opt *o, size_t n)
+{
+	char path[4200];
+	if (a->ncoll == sizeof(a->coll) / sizeof(a->coll[0]))
+		return YW_ELIMIT;
+	if (state_file)
+		snprintf(path, sizeof(path), "%s/%s", a->cfg->state_dir, state_file);
+	struct yw_collector_env env = {state_file ? path : NULL, spool_cursor, a->spool};
+	void *st = NULL;
+	int rc = ops->init(&env, o, n, &st);
+	if (rc) {
+		yw_logf(rc == YW_EINVAL ? YW_LOG_ERROR : YW_LOG_WARNING, "collector %s: %s%s",
+			ops->name, yw_strerror(rc), rc == YW_EINVAL ? "" : "; running without it");
+		return rc == YW_EINVAL ? rc : 0;
+	}
+	a->coll[a->ncoll++] = (struct collector){ops, st, a, ops->fd(st), false};
+	yw_logf(YW_LOG_INFO, "collector %s started", ops->name);
+	return 0;
+}
+
 static struct yw_loop *volatile running;
 
 static void on_signal(int sig)
@@ -592,11 +662,6 @@ static int read_small(const char *path, char *out, size_t n)
 	return got ? 0 : YW_EINVAL;
 }
 
-static int spool_cursor(void *ud, const char *source, size_t len, const void **cursor,
-			size_t *clen, uint64_t *seq)
-{
-	return yw_spool_cursor(ud, source, len, cursor, clen, seq);
-}
 
 int yw_agent_run(struct yw_agent_config *cfg)
 {
@@ -655,21 +720,31 @@ int yw_agent_run(struct yw_agent_config *cfg)
 		for (size_t i = 0; i < cfg->files.n; i++)
 			o[i] = (struct yw_collector_opt){"path", cfg->files.v[i]};
 		o[cfg->files.n] = (struct yw_collector_opt){"start", cfg->files_start};
-		snprintf(path, sizeof(path), "%s/files.state", cfg->state_dir);
-		struct yw_collector_env env = {path, spool_cursor, a.spool};
-		rc = yw_collector_file.init(&env, o, cfg->files.n + 1, &a.coll[0].state);
+		rc = start_collector(&a, &yw_collector_file, "files.state", o, cfg->files.n + 1);
 		free(o);
-		if (rc) {
-			yw_logf(YW_LOG_ERROR, "file collector: %s", yw_strerror(rc));
+		if (rc)
 			goto out;
-		}
-		a.coll[0].ops = &yw_collector_file;
-		a.ncoll = 1;
+	}
+	if (cfg->process_enabled) {
+		struct yw_collector_opt o[65];
+		size_t n = 0;
+		for (size_t i = 0; i < cfg->process_ignore.n && n < 64; i++)
+			o[n++] = (struct yw_collector_opt){"ignore_exe", cfg->process_ignore.v[i]};
+		start_collector(&a, &yw_collector_process, NULL, o, n);
+	}
+	if (cfg->network_enabled) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%lld", (long long)cfg->network_interval_ms);
+		struct yw_collector_opt o[] = {{"interval_ms", ms}};
+		start_collector(&a, &yw_collector_network, NULL, o, 1);
 	}
 	if (!(a.proto = yw_proto_new()) || (rc = yw_loop_new(&a.loop)) != 0) {
 		rc = rc ? rc : YW_ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < a.ncoll; i++)
+		if (a.coll[i].fd >= 0)
+			yw_loop_watch(a.loop, a.coll[i].fd, YW_LOOP_READ, on_collector_fd, &a.coll[i]);
 	struct yw_spool_stats st;
 	yw_spool_stats(a.spool, &st);
 	a.acked = st.acked;

@@ -21,6 +21,10 @@ struct yw_agent_config {
 	int64_t eps_limit;
 	int64_t eps_report_ms;
 	int64_t poll_ms;
+	bool process_enabled;
+	struct yw_strlist process_ignore;
+	bool network_enabled;
+	int64_t network_interval_ms;
 	char *log_level;
 };
 

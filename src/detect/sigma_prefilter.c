@@ -439,7 +439,8 @@ struct scratch {
 	hs_scratch_t *hs;
 	uint64_t *bits;
 	unsigned gen;
-	struct scratch *next;
+	struct scratch *next; /* in pool */
+	struct scratch *all;  /* every scratch of the prefilter, for freeing */
 };
 
 struct yw_sigma_pf {
@@ -462,7 +463,16 @@ struct yw_sigma_pf {
 	atomic_uint gen;     /* bumped whenever proto grows */
 	_Atomic(struct scratch *) hot;
 	struct scratch *pool;
+	struct scratch *all; /* every scratch ever made, wherever it is now (guarded by mu) */
+	uint64_t id;         /* unique for the process's lifetime: keys the per-thread cache */
 };
+
+/* Each thread keeps the last scratch it used, keyed by the prefilter's id (not its address,
+ * which a later prefilter may reuse): two threads matching at once then share no cache line on
+ * the hot path. A kept scratch stays on the prefilter's `all` list, which frees it. */
+static _Atomic uint64_t pf_next_id = 1;
+static __thread uint64_t tls_pf_id;
+static __thread struct scratch *tls_scratch;
 
 static uint32_t lit_hash(uint32_t field, bool cased, const char *s, size_t len)
 {
@@ -619,17 +629,17 @@ void yw_sigma_pf_free(struct yw_sigma_pf *pf)
 		core_free(pf->cores);
 		pf->cores = n;
 	}
-	struct scratch *s = atomic_load(&pf->hot);
-	if (s)
-		s->next = pf->pool;
-	else
-		s = pf->pool;
+	struct scratch *s = pf->all;
 	while (s) {
-		struct scratch *n = s->next;
+		struct scratch *n = s->all;
 		hs_free_scratch(s->hs);
 		free(s->bits);
 		free(s);
 		s = n;
+	}
+	if (tls_pf_id == pf->id) {
+		tls_pf_id = 0;
+		tls_scratch = NULL;
 	}
 	hs_free_scratch(pf->proto);
 	pthread_mutex_destroy(&pf->mu);
@@ -642,6 +652,7 @@ int yw_sigma_pf_new(struct yw_sigma_rule *const *rules, size_t n, struct yw_sigm
 	struct yw_sigma_pf *pf = calloc(1, sizeof(*pf));
 	if (!pf)
 		return YW_ENOMEM;
+	pf->id = atomic_fetch_add(&pf_next_id, 1);
 	if (pthread_mutex_init(&pf->mu, NULL)) {
 		free(pf);
 		return YW_ENOMEM;
@@ -924,18 +935,30 @@ static int route_get(struct yw_sigma_pf *pf, const uint32_t key[3], const struct
 static struct scratch *scratch_get(struct yw_sigma_pf *pf)
 {
 	unsigned gen = atomic_load(&pf->gen);
-	struct scratch *s = atomic_exchange(&pf->hot, NULL);
-	if (s && s->gen == gen)
-		return s;
+	struct scratch *s = NULL;
+	if (tls_pf_id == pf->id && tls_scratch) {
+		s = tls_scratch;
+		tls_scratch = NULL; /* in use: a nested match on this thread takes another */
+		if (s->gen == gen)
+			return s;
+	} else {
+		s = atomic_exchange(&pf->hot, NULL);
+		if (s && s->gen == gen)
+			return s;
+	}
 	pthread_mutex_lock(&pf->mu);
 	if (!s && pf->pool) {
 		s = pf->pool;
 		pf->pool = s->next;
 	}
-	if (!s && (s = calloc(1, sizeof(*s))) &&
-	    !(s->bits = calloc(pf->nwords, sizeof(*s->bits)))) {
-		free(s);
-		s = NULL;
+	if (!s && (s = calloc(1, sizeof(*s)))) {
+		if (!(s->bits = calloc(pf->nwords, sizeof(*s->bits)))) {
+			free(s);
+			s = NULL;
+		} else {
+			s->all = pf->all;
+			pf->all = s;
+		}
 	}
 	if (s && s->gen != atomic_load(&pf->gen)) {
 		hs_free_scratch(s->hs);
@@ -956,6 +979,17 @@ static struct scratch *scratch_get(struct yw_sigma_pf *pf)
 
 static void scratch_put(struct yw_sigma_pf *pf, struct scratch *s)
 {
+	if (tls_pf_id == pf->id && !tls_scratch) {
+		tls_scratch = s;
+		return;
+	}
+	if (!tls_scratch) {
+		/* This thread's cache held another prefilter's scratch, or none: adopt this one.
+		 * The other stays on its prefilter's `all` list. */
+		tls_pf_id = pf->id;
+		tls_scratch = s;
+		return;
+	}
 	struct scratch *none = NULL;
 	if (atomic_compare_exchange_strong(&pf->hot, &none, s))
 		return;

@@ -16,11 +16,11 @@ PIDS+=($!)
 t0=$(date +%s.%N)
 wait_for 30 stored_ge "$S" 600 || true
 t1=$(date +%s.%N)
-lines=$(sqlite3 "$S/yiwang.db" "SELECT COUNT(*) FROM events WHERE kind = 1")
+lines=$(sqlite3 -cmd '.timeout 5000' "$S/yiwang.db" "SELECT COUNT(*) FROM events WHERE kind = 1")
 check "every line arrives despite the limit ($lines of 600)" test "$lines" -eq 600
 check "the limit held the rate down (600 lines at 200/s took $(echo "$t1 - $t0" | bc) s)" \
   awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 1.8) }'
 wait_for 10 sql_ge "$S" 1 "SELECT COUNT(*) FROM events WHERE kind = 3 AND CAST(data AS TEXT) LIKE '%agent_eps_limited%'" || true
-n=$(sqlite3 "$S/yiwang.db" "SELECT COUNT(*) FROM events WHERE kind = 3 AND CAST(data AS TEXT) LIKE '%agent_eps_limited%'")
+n=$(sqlite3 -cmd '.timeout 5000' "$S/yiwang.db" "SELECT COUNT(*) FROM events WHERE kind = 3 AND CAST(data AS TEXT) LIKE '%agent_eps_limited%'")
 check "the pause is reported as an agent event ($n)" test "$n" -ge 1
 exit $fail

@@ -19,7 +19,7 @@ verify() { # verify SERVER_DIR LABEL
   fi
   sleep 0.5
   local r
-  r=$(sqlite3 "$dir/yiwang.db" "SELECT COUNT(*), COUNT(DISTINCT data), COUNT(DISTINCT seq),
+  r=$(sqlite3 -cmd '.timeout 5000' "$dir/yiwang.db" "SELECT COUNT(*), COUNT(DISTINCT data), COUNT(DISTINCT seq),
       MIN(CAST(substr(data, instr(data,'evt-')+4, 7) AS INTEGER)),
       MAX(CAST(substr(data, instr(data,'evt-')+4, 7) AS INTEGER)) FROM events")
   check "$what: every line stored exactly once ($r)" test "$r" = "$N|$N|$N|1|$N"

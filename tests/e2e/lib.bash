@@ -30,7 +30,7 @@ wait_for() {
     sleep 0.1
   done
 }
-db_count() { sqlite3 "$1/yiwang.db" "SELECT COUNT(*) FROM events" 2>/dev/null || echo 0; }
+db_count() { sqlite3 -cmd '.timeout 5000' "$1/yiwang.db" "SELECT COUNT(*) FROM events" 2>/dev/null || echo 0; }
 # stored_ge DIR N: at least N events stored (for wait_for, which re-evaluates it)
 stored_ge() { [ "$(db_count "$1")" -ge "$2" ]; }
 # not COMMAND...: succeeds when COMMAND fails (for check and wait_for)
@@ -62,4 +62,4 @@ log_has() { wait_for "$1" grep -Eq -- "$3" "$2"; }
 # clean_logs FILE...: no sanitizer report (ASan, LSan, UBSan builds) in the programs' logs
 clean_logs() { ! grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$@"; }
 # sql_ge DIR N QUERY: the query's single number is at least N (for wait_for)
-sql_ge() { [ "$(sqlite3 "$1/yiwang.db" "$3" 2>/dev/null || echo 0)" -ge "$2" ]; }
+sql_ge() { [ "$(sqlite3 -cmd '.timeout 5000' "$1/yiwang.db" "$3" 2>/dev/null || echo 0)" -ge "$2" ]; }

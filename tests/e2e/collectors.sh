@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The process and network collectors: real actions on this machine (an exec, a listening socket
+# and a connection to it) arrive at the server as events, and SigmaHQ's process_creation rules
+# fire on them unchanged.
+source "$(dirname "$0")/lib.bash"
+port=$(free_port); S=$T/s; A=$T/a
+start_server "$S" "127.0.0.1:$port" --rules "$src/rules/sigma" --rules "$shared/sigma/rules/linux"
+"$build/yiwang-agent" enroll "$("$build/yiwang" token create --data-dir "$S")" --state-dir "$A" >/dev/null
+printf 'network:\n  interval: 200ms\n' > "$T/agent.yml"
+"$build/yiwang-agent" --config "$T/agent.yml" --state-dir "$A" --file "$T/none.log" >>"$A.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q "collector process started" "$A.log" || true
+if ! grep -q "collector process started" "$A.log"; then
+  echo "skip - process connector unavailable here: $(grep 'collector process' "$A.log" || true)"
+else
+  sleep 0.5
+  mkdir -p "$T/bin" && cp /bin/cat "$T/bin/cat"
+  "$T/bin/cat" /etc/passwd > /dev/null
+  q="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"process.executable\":\"$T/bin/cat\"%'"
+  wait_for 10 sql_ge "$S" 1 "$q" || true
+  check "the exec arrives as a process_creation event" sql_ge "$S" 1 "$q"
+  e=$(sqlite3 -cmd '.timeout 5000' "$S/yiwang.db" "SELECT event FROM events WHERE CAST(event AS TEXT) LIKE '%\"process.executable\":\"$T/bin/cat\"%' LIMIT 1")
+  check "with its command line, parent and log source" python3 -c '
+import json, sys
+e = json.loads(sys.argv[1])
+assert e["process.command_line"] == sys.argv[2] + " /etc/passwd", e
+assert e["process.args"] == [sys.argv[2], "/etc/passwd"], e
+assert e["logsource.category"] == "process_creation" and e["user.name"] == "root", e
+assert e["process.parent.pid"] > 1, e
+' "$e" "$T/bin/cat"
+  aq="SELECT COUNT(*) FROM alerts WHERE title = 'Local System Accounts Discovery - Linux' AND CAST(event AS TEXT) LIKE '%$T/bin/cat%'"
+  wait_for 5 sql_ge "$S" 1 "$aq" || true
+  check "SigmaHQ's rule fires on it" sql_ge "$S" 1 "$aq"
+fi
+lport=$(free_port)
+python3 - "$lport" <<'PY' &
+import socket, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(1)
+time.sleep(1.0)
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(2.0)
+PY
+PIDS+=($!)
+lq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.action\":\"listening\"%' AND CAST(event AS TEXT) LIKE '%\"source.port\":$lport%'"
+cq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"logsource.category\":\"network_connection\"%' AND CAST(event AS TEXT) LIKE '%\"destination.port\":$lport%'"
+wait_for 10 sql_ge "$S" 1 "$cq" || true
+check "a new listening socket is reported" sql_ge "$S" 1 "$lq"
+check "the outbound connection is reported as network_connection" sql_ge "$S" 1 "$cq"
+exit $fail
