@@ -65,4 +65,39 @@ struct yw_collector_ops {
  * is held). Files found by later scans are read from their beginning. */
 extern const struct yw_collector_ops yw_collector_file;
 
+/* Host inventory (docs/inventory.md): "interval_ms" (default 3600000), "root" (path prefix for
+ * tests), "full_on_start" (false: a saved state makes the first poll send changes only), "rpm"
+ * ("auto" default: when an rpm binary exists; "off"). */
+extern const struct yw_collector_ops yw_collector_inventory;
+
+/* SCA baseline checks (docs/sca.md): "policy" (path or glob; repeatable, required),
+ * "interval_ms" (default 3600000), "root" (path prefix for tests), "allow_commands" (true),
+ * "command_user" (account command rules run as when the agent is root; "nobody"; "root"). */
+extern const struct yw_collector_ops yw_collector_sca;
+
+/* Process executions (netlink process connector): options "ignore_exe" (fnmatch(3) glob on
+ * the executable; repeatable), "max_cmdline" (bytes, default 8192), "ignore_self" (on). */
+extern const struct yw_collector_ops yw_collector_process;
+
+/* Sockets from /proc/net: options "interval_ms" (default 2000), "listening", "outbound" (on),
+ * "inbound" (off), "ignore_self" (on). */
+extern const struct yw_collector_ops yw_collector_network;
+
+#ifdef YW_HAVE_SYSTEMD
+/* The systemd journal (docs/agent.md), built only with libsystemd: options "start" ("end"
+ * default, or "beginning": where the first start without a saved position begins), "match"
+ * ("FIELD=value", repeatable: the same field ORed, different fields ANDed), "directory" (a
+ * journal directory) or "file" (a journal file; repeatable) instead of the local journal.
+ * Records: source "journald", kind YW_REC_LOG, "<PRI>ISO-time host ident[pid]: message". */
+extern const struct yw_collector_ops yw_collector_journald;
+#endif
+
+/* File integrity monitoring (docs/agent.md, "File integrity"): options "path" (absolute file or
+ * directory, recursive; repeatable), "ignore" (fnmatch glob on the full path if it holds a '/',
+ * else on the name; repeatable), "realtime" (on/off, inotify), "scan_interval_ms" (full scan
+ * period, default 12h; 0 = at start only), "debounce_ms", "hash" (sha256 | sm3),
+ * "max_file_size", "io_rate" (bytes/s hashed; 0 = unlimited), "cpu_percent" (0 = unlimited),
+ * "files_per_poll", "max_watches", "one_filesystem" (on/off). */
+extern const struct yw_collector_ops yw_collector_fim;
+
 #endif

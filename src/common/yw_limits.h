@@ -254,4 +254,234 @@
  * Events past it are evaluated without the prefilter (exact, slower). */
 #define YW_MAX_SIGMA_ROUTES 256
 
+/* ---- Solution library (solution) ---- */
+
+/* One solution file: the largest bundled one (tactics.yml) is about 60 KiB. */
+#define YW_MAX_SOLUTION_FILE (1024 * 1024)
+
+/* Files read below the solutions directory, and how deep it is walked. */
+#define YW_MAX_SOLUTION_FILES 4096
+#define YW_MAX_SOLUTION_DEPTH 4
+
+/* Entries in one library: one per rule, technique, tactic and log source is far below. */
+#define YW_MAX_SOLUTIONS 65536
+
+/* Steps in one verify/fix/prevent list, and bytes in one text: advice longer than this is
+ * unreadable in an alert view. */
+#define YW_MAX_SOLUTION_STEPS 32
+#define YW_MAX_SOLUTION_TEXT 4096
+
+/* ---- notifications (src/server/notify/) (nt) ---- */
+
+/* WeCom group robot: markdown content is at most 4,096 bytes (UTF-8), per its API. */
+#define YW_NOTIFY_WECOM_MAX 4096
+
+/* DingTalk and Feishu/Lark reject request bodies of about 20 KB; markdown text is cut below
+ * that, leaving room for the JSON wrapping and escaping. */
+#define YW_NOTIFY_DINGTALK_MAX 16000
+#define YW_NOTIFY_FEISHU_MAX 16000
+
+/* One event field value in a notification; attacker-controlled log text is cut here so a
+ * huge line cannot fill a chat message or a SIEM record. */
+#define YW_NOTIFY_MAX_FIELD 1024
+
+/* Strings of an alert kept in the outbox (title, solution, agent names). */
+#define YW_NOTIFY_MAX_TEXT 4096
+
+/* One outbox row's payload (alert JSON); larger enqueues fail with YW_ELIMIT. */
+#define YW_NOTIFY_MAX_PAYLOAD (64 * 1024)
+
+/* Rendered message: syslog line, email, HTTP body. */
+#define YW_NOTIFY_MAX_MESSAGE (256 * 1024)
+
+/* Tags of an alert carried into a notification. */
+#define YW_NOTIFY_MAX_TAGS 64
+
+/* Channels in one configuration, and bytes of a channels YAML file or a secret file. */
+#define YW_NOTIFY_MAX_CHANNELS 64
+#define YW_NOTIFY_MAX_CONFIG (1024 * 1024)
+#define YW_NOTIFY_MAX_SECRET 4096
+
+/* Receiver response body read (JSON errcode of the chat robots). */
+#define YW_NOTIFY_MAX_RESPONSE (64 * 1024)
+
+/* Rows one dispatcher pass takes from the outbox: bounds a pass's memory and time. */
+#define YW_NOTIFY_BATCH 64
+
+/* Defaults: one attempt's timeout, attempts before a row is given up, backoff. */
+#define YW_NOTIFY_DEFAULT_TIMEOUT_MS 10000
+#define YW_NOTIFY_DEFAULT_ATTEMPTS 12
+#define YW_NOTIFY_DEFAULT_BACKOFF_MS 5000
+#define YW_NOTIFY_DEFAULT_MAX_BACKOFF_MS (3600 * 1000)
+
+/* Sent rows stay in the outbox this long so a re-detected alert (a batch replayed after a
+ * server crash) is recognised by its dedup key and not sent twice. */
+#define YW_NOTIFY_KEEP_SENT_MS (7LL * 24 * 3600 * 1000)
+
+/* ---- agent inventory (collectors/inventory.c) and SCA (sca_policy.c, collectors/sca.c) (sc) ---- */
+
+/* Bytes read from one file an inventory or SCA rule looks at (passwd, group, /proc/net/tcp,
+ * sshd_config, login.defs): real ones are KiB; /proc/net/tcp of a busy server a few MiB. */
+#define YW_SCA_MAX_FILE (16 * 1024 * 1024)
+
+/* dpkg status file: ~3 MiB for 2,000 packages; a full desktop with docs stays well below. */
+#define YW_DPKG_MAX_STATUS (64 * 1024 * 1024)
+
+/* Packages read from dpkg or rpm: Debian's whole archive is ~65,000 binary packages. */
+#define YW_DPKG_MAX_PACKAGES 100000
+
+/* Items in one inventory category (packages, users, ports...); past it the rest is skipped and
+ * the snapshot says so, rather than growing without bound on a strange host. */
+#define YW_INV_MAX_ITEMS 100000
+
+/* Processes scanned to map listening sockets to their owner (/proc/<pid>/fd). */
+#define YW_INV_MAX_PROCS 65536
+
+/* The inventory state file: every item's JSON (~200 bytes each) at YW_INV_MAX_ITEMS. */
+#define YW_INV_MAX_STATE (64 * 1024 * 1024)
+
+/* `rpm -qa` may run this long before it is killed and the rpm packages are skipped. */
+#define YW_INV_RPM_TIMEOUT_MS 30000
+
+/* Bytes of command output kept (rpm -qa for 10,000 packages is ~500 KiB). */
+#define YW_INV_RPM_MAX_OUTPUT (8 * 1024 * 1024)
+
+/* A policy file; the shipped one is ~100 KiB. */
+#define YW_SCA_MAX_POLICY_FILE (4 * 1024 * 1024)
+
+/* Checks in one policy, rules in one check, and files one rule's glob may expand to. */
+#define YW_SCA_MAX_CHECKS 10000
+#define YW_SCA_MAX_RULES 64
+#define YW_SCA_MAX_GLOB 256
+
+/* Bytes of one text field of a check (title, rationale, remediation). */
+#define YW_SCA_MAX_TEXT (16 * 1024)
+
+/* Command rules: default and longest timeout, and bytes of output kept for matching. */
+#define YW_SCA_CMD_DEFAULT_TIMEOUT_MS 5000
+#define YW_SCA_CMD_MAX_TIMEOUT_MS 60000
+#define YW_SCA_CMD_MAX_OUTPUT (256 * 1024)
+
+/* Time one SCA poll spends evaluating checks before it yields to the agent's loop (a command
+ * rule may overrun it by its own timeout). */
+#define YW_SCA_POLL_BUDGET_MS 50
+
+/* The SCA state file: one line per check result. */
+#define YW_SCA_MAX_STATE (8 * 1024 * 1024)
+
+/* ---- process and network collectors (collectors/process.c, network.c) (pc) ---- */
+
+/* Bytes of a process's command line read by default, and the most the max_cmdline option
+ * allows: an event holds it twice (args and command_line), escaped (up to 6x), plus the
+ * parent's, and must stay under YW_MAX_RECORD_DATA. */
+#define YW_PROC_DEFAULT_CMDLINE 8192
+#define YW_PROC_MAX_CMDLINE (32 * 1024)
+
+/* ignore_exe glob patterns one process collector takes. */
+#define YW_PROC_MAX_IGNORE 64
+
+/* Netlink datagrams handled in one poll, so an exec storm cannot stall the agent's loop. */
+#define YW_PROC_POLL_MSGS 512
+
+/* fork parent table (direct-mapped by pid): the parent of a process that exited before its
+ * /proc could be read. 4096 covers the forks of a busy second. */
+#define YW_PROC_FORK_SLOTS 4096
+
+/* Receive buffer asked for on the process connector socket: ~40k events of slack when the
+ * loop is slow (the kernel drops past it; we report the overrun). */
+#define YW_PROC_RCVBUF (4 * 1024 * 1024)
+
+/* Sockets read from /proc/net in one scan; more (a server with huge connection tables) are
+ * not tracked in that scan, with a note in the next event. */
+#define YW_NET_MAX_SOCKETS 65536
+
+/* Descriptors examined per owner lookup walk over /proc/<pid>/fd (readlink each): bounds a
+ * scan's cost on hosts with millions of open files. */
+#define YW_NET_MAX_FD_SCAN 200000
+
+/* Events one network poll emits; the rest wait for the next poll. */
+#define YW_NET_POLL_EVENTS 1024
+
+/* Default scan period of the network collector. */
+#define YW_NET_DEFAULT_INTERVAL_MS 2000
+
+/* ---- file integrity monitoring collector (collectors/fim.c, fim_baseline.c) (fi) ---- */
+
+/* Configured roots ("path") and ignore globs of one FIM collector. */
+#define YW_FIM_MAX_ROOTS 64
+#define YW_FIM_MAX_IGNORES 256
+
+/* Files in one baseline: ~150 bytes of memory each plus the path (150k files of /usr take
+ * ~40 MiB). Files past it are not tracked and counted as an anomaly. */
+#define YW_FIM_MAX_FILES 1000000
+
+/* Directory depth below a root: stops bind-mount loops and pathological trees (symlinks are
+ * never followed, so they cannot loop). */
+#define YW_FIM_MAX_DEPTH 64
+
+/* Longest path tracked (PATH_MAX); longer ones are skipped and counted. */
+#define YW_FIM_MAX_PATH 4096
+
+/* Default inotify watches (one per directory); past it the scheduled scans still cover the
+ * rest. The kernel's fs.inotify.max_user_watches may be lower: then ENOSPC, same effect. */
+#define YW_FIM_DEFAULT_MAX_WATCHES 65536
+#define YW_FIM_MAX_WATCHES (1 << 22)
+
+/* Realtime paths waiting for their debounce: more means a storm, and a rescan is cheaper. */
+#define YW_FIM_MAX_PENDING 16384
+
+/* Defaults: full scan period, realtime debounce, hashing budget (SHA-256 runs at ~0.5-2 GB/s,
+ * so 20 MiB/s is a few percent of one core), CPU share, work per poll, largest hashed file. */
+#define YW_FIM_DEFAULT_SCAN_INTERVAL_MS (12LL * 3600 * 1000)
+#define YW_FIM_DEFAULT_DEBOUNCE_MS 1000
+#define YW_FIM_DEFAULT_IO_RATE (20LL * 1024 * 1024)
+#define YW_FIM_DEFAULT_CPU_PERCENT 10
+#define YW_FIM_DEFAULT_FILES_PER_POLL 1000
+#define YW_FIM_DEFAULT_MAX_FILE_SIZE (1024LL * 1024 * 1024)
+
+/* read() size while hashing, and the most one poll hashes whatever the budget holds, so one
+ * poll stays in the tens of milliseconds. */
+#define YW_FIM_HASH_CHUNK (64 * 1024)
+#define YW_FIM_POLL_MAX_BYTES (8 * 1024 * 1024)
+
+/* Directories whose listing failed in one scan (their files are not reported deleted); past
+ * it the scan reports no deletions at all. */
+#define YW_FIM_MAX_FAILED_DIRS 64
+
+/* Extended attribute names and one value read to fingerprint a file's xattrs. */
+#define YW_FIM_MAX_XATTR 65536
+
+/* Baseline changes held in memory between commits; past it the next commit rewrites the whole
+ * baseline instead of appending to the journal. */
+#define YW_FIM_MAX_JOURNAL_BUF (16 * 1024 * 1024)
+
+/* The journal is folded into a new baseline file when it grows past the baseline (and this). */
+#define YW_FIM_JOURNAL_COMPACT_MIN (1024 * 1024)
+
+/* inotify read buffer: ~1,000 events per read. */
+#define YW_FIM_INOTIFY_BUF (64 * 1024)
+
+/* One event's JSON: path, name, directory and two symlink targets, each escaped up to 6x
+ * (control bytes), and the fixed fields. */
+#define YW_FIM_MAX_EVENT (32 * YW_FIM_MAX_PATH + 4096)
+
+/* ---- journald collector (collectors/journald.c) (jd) ---- */
+
+/* Journal entries one poll reads, and payload bytes it produces, so a large backlog after a
+ * restart cannot stall the agent's loop (the file collector's per-poll budget). */
+#define YW_JOURNALD_POLL_ENTRIES 1024
+#define YW_JOURNALD_POLL_BYTES (1024 * 1024)
+
+/* "match" options one collector takes: a handful of units or identifiers in practice. */
+#define YW_JOURNALD_MAX_MATCHES 64
+
+/* Journal files named by "file" options. */
+#define YW_JOURNALD_MAX_FILES 256
+
+/* Bytes of _HOSTNAME put in the line (a DNS name is at most 253). */
+#define YW_JOURNALD_MAX_HOST 255
+
+/* Field data the library is asked to return (a hint): a MESSAGE past a line's limit is cut. */
+#define YW_JOURNALD_DATA_THRESHOLD YW_MAX_LINE
+
 #endif

@@ -1,0 +1,512 @@
+/* Network collector: scans /proc/net/{tcp,tcp6,udp,udp6} every interval and compares the
+ * sockets with the previous scan. A new listening socket becomes a "network_listening" event,
+ * a new connection this host initiated a Sigma network_connection event (network.initiated
+ * "true"); accepted connections too when "inbound" is on. The owning process is found by
+ * walking /proc/<pid>/fd for the new sockets' inodes only (bounded by YW_NET_MAX_FD_SCAN).
+ * Connections that open and close between two scans are not seen: this is a sampler. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "yw_limits.h"
+#include "yiwang/collector.h"
+#include "yiwang/error.h"
+
+enum { K_LISTEN, K_OUT, K_IN };
+enum { P_TCP, P_UDP };
+
+struct sock {
+	uint64_t inode;
+	uint32_t uid;
+	pid_t pid; /* owner; 0 = not found */
+	uint16_t lport, rport;
+	uint8_t proto, kind, state;
+	bool v6;
+	uint8_t laddr[16], raddr[16];
+};
+
+struct want {
+	uint64_t inode;
+	size_t idx;
+};
+
+struct net_col {
+	int64_t interval_ms, next_ms;
+	bool listening, outbound, inbound, ignore_self;
+	bool scanned;   /* the first scan is the baseline: it reports nothing */
+	bool truncated; /* the last scan hit YW_NET_MAX_SOCKETS */
+	pid_t self;
+	uint64_t *prev; /* sorted inodes of the previous scan */
+	size_t nprev;
+	struct sock *cur; /* this scan */
+	size_t ncur, curcap;
+	struct sock *pend; /* new sockets to report; [pendpos, npend) not yet taken */
+	size_t npend, pendpos, pendcap;
+	struct yw_strbuf out;
+	char *cmd;
+	struct yw_uid_cache users;
+};
+
+#define CMD_CAP 8192
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_want(const void *a, const void *b)
+{
+	return cmp_u64(&((const struct want *)a)->inode, &((const struct want *)b)->inode);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Hex address as the kernel prints it: 32-bit words of the network-order bytes, each in host
+ * order. */
+static bool parse_addr(const char *h, size_t n, uint8_t out[16])
+{
+	if (n != 8 && n != 32)
+		return false;
+	for (size_t w = 0; w < n / 8; w++) {
+		char word[9];
+		memcpy(word, h + w * 8, 8);
+		word[8] = 0;
+		char *end;
+		uint32_t v = (uint32_t)strtoul(word, &end, 16);
+		if (*end)
+			return false;
+		memcpy(out + w * 4, &v, 4);
+	}
+	return true;
+}
+
+/* One line of /proc/net/{tcp,udp}[6]: "sl: local:port remote:port st ... uid timeout inode". */
+static bool parse_line(const char *line, uint8_t proto, bool v6, struct sock *s)
+{
+	char la[40], ra[40];
+	unsigned lp, rp, st, uid;
+	unsigned long long ino;
+	if (sscanf(line,
+	           " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d "
+	           "%llu",
+	           la, &lp, ra, &rp, &st, &uid, &ino) != 7)
+		return false;
+	memset(s, 0, sizeof(*s));
+	if (!parse_addr(la, strlen(la), s->laddr) || !parse_addr(ra, strlen(ra), s->raddr) ||
+	    strlen(la) != (v6 ? 32u : 8u) || lp > 65535 || rp > 65535)
+		return false;
+	s->lport = (uint16_t)lp;
+	s->rport = (uint16_t)rp;
+	s->state = (uint8_t)st;
+	s->uid = uid;
+	s->inode = ino;
+	s->proto = proto;
+	s->v6 = v6;
+	return true;
+}
+
+/* Keeps LISTEN (TCP 0A; UDP 07 = bound, no peer) and ESTABLISHED (01) sockets. */
+static bool interesting(const struct sock *s)
+{
+	if (!s->inode)
+		return false;
+	if (s->state == 0x01)
+		return true;
+	if (s->proto == P_TCP)
+		return s->state == 0x0A;
+	return s->state == 0x07 && s->rport == 0;
+}
+
+static void read_table(struct net_col *nc, const char *path, uint8_t proto, bool v6)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return; /* no IPv6, or no such protocol: nothing to see */
+	char line[512];
+	bool first = true;
+	while (fgets(line, sizeof(line), f)) {
+		size_t l = strlen(line);
+		bool whole = l && line[l - 1] == '\n';
+		if (!whole) { /* lines are ~150 bytes; drain anything longer */
+			int c;
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+		}
+		if (first) { /* header */
+			first = false;
+			continue;
+		}
+		struct sock s;
+		if (!parse_line(line, proto, v6, &s) || !interesting(&s))
+			continue;
+		if (nc->ncur >= YW_NET_MAX_SOCKETS) {
+			nc->truncated = true;
+			break;
+		}
+		if (nc->ncur == nc->curcap) {
+			size_t cap = nc->curcap ? nc->curcap * 2 : 256;
+			struct sock *n = realloc(nc->cur, cap * sizeof(*n));
+			if (!n)
+				break; /* a partial scan: the rest are seen next time */
+			nc->cur = n;
+			nc->curcap = cap;
+		}
+		nc->cur[nc->ncur++] = s;
+	}
+	fclose(f);
+}
+
+/* Connected sockets on a port that also listens were accepted (inbound); the rest initiated. */
+static void classify(struct net_col *nc)
+{
+	uint32_t *ports = malloc((nc->ncur ? nc->ncur : 1) * sizeof(*ports));
+	size_t np = 0;
+	for (size_t i = 0; ports && i < nc->ncur; i++)
+		if (nc->cur[i].state != 0x01)
+			ports[np++] = (uint32_t)nc->cur[i].proto << 16 | nc->cur[i].lport;
+	if (ports)
+		qsort(ports, np, sizeof(*ports), cmp_u32);
+	for (size_t i = 0; i < nc->ncur; i++) {
+		struct sock *s = &nc->cur[i];
+		if (s->state != 0x01) {
+			s->kind = K_LISTEN;
+			continue;
+		}
+		uint32_t key = (uint32_t)s->proto << 16 | s->lport;
+		s->kind = ports && bsearch(&key, ports, np, sizeof(*ports), cmp_u32) ? K_IN : K_OUT;
+	}
+	free(ports);
+}
+
+static bool wanted(const struct net_col *nc, const struct sock *s)
+{
+	return (s->kind == K_LISTEN && nc->listening) || (s->kind == K_OUT && nc->outbound) ||
+	       (s->kind == K_IN && nc->inbound);
+}
+
+/* Finds the owner of each pending socket without one: one walk over /proc/<pid>/fd. */
+static void find_owners(struct net_col *nc)
+{
+	size_t n = nc->npend - nc->pendpos;
+	struct want *w = malloc((n ? n : 1) * sizeof(*w));
+	if (!w)
+		return; /* reported without owner */
+	size_t nw = 0;
+	for (size_t i = nc->pendpos; i < nc->npend; i++)
+		if (!nc->pend[i].pid)
+			w[nw++] = (struct want){nc->pend[i].inode, i};
+	qsort(w, nw, sizeof(*w), cmp_want);
+	DIR *d = nw ? opendir("/proc") : NULL;
+	size_t examined = 0, found = 0;
+	struct dirent *de;
+	while (d && found < nw && examined < YW_NET_MAX_FD_SCAN && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			continue; /* exited, or not ours to read */
+		DIR *fd = fdopendir(dfd);
+		if (!fd) {
+			close(dfd);
+			continue;
+		}
+		struct dirent *fe;
+		while (found < nw && examined < YW_NET_MAX_FD_SCAN && (fe = readdir(fd))) {
+			char link[64];
+			if (fe->d_name[0] == '.')
+				continue;
+			examined++;
+			ssize_t l = readlinkat(dfd, fe->d_name, link, sizeof(link) - 1);
+			if (l < 9 || memcmp(link, "socket:[", 8) != 0)
+				continue;
+			link[l] = 0;
+			struct want key = {.inode = strtoull(link + 8, NULL, 10)};
+			struct want *hit = bsearch(&key, w, nw, sizeof(*w), cmp_want);
+			if (hit && !nc->pend[hit->idx].pid) {
+				nc->pend[hit->idx].pid = (pid_t)pid;
+				found++;
+			}
+		}
+		closedir(fd);
+	}
+	if (d)
+		closedir(d);
+	free(w);
+}
+
+static void scan(struct net_col *nc)
+{
+	nc->ncur = 0;
+	nc->truncated = false;
+	read_table(nc, "/proc/net/tcp", P_TCP, false);
+	read_table(nc, "/proc/net/tcp6", P_TCP, true);
+	read_table(nc, "/proc/net/udp", P_UDP, false);
+	read_table(nc, "/proc/net/udp6", P_UDP, true);
+	classify(nc);
+
+	nc->npend = nc->pendpos = 0;
+	for (size_t i = 0; nc->scanned && i < nc->ncur; i++) {
+		const struct sock *s = &nc->cur[i];
+		if (!wanted(nc, s) ||
+		    bsearch(&s->inode, nc->prev, nc->nprev, sizeof(uint64_t), cmp_u64))
+			continue;
+		if (nc->npend == nc->pendcap) {
+			size_t cap = nc->pendcap ? nc->pendcap * 2 : 64;
+			struct sock *p = realloc(nc->pend, cap * sizeof(*p));
+			if (!p)
+				break;
+			nc->pend = p;
+			nc->pendcap = cap;
+		}
+		nc->pend[nc->npend++] = *s;
+	}
+	uint64_t *prev = realloc(nc->prev, (nc->ncur ? nc->ncur : 1) * sizeof(uint64_t));
+	if (prev) {
+		for (size_t i = 0; i < nc->ncur; i++)
+			prev[i] = nc->cur[i].inode;
+		qsort(prev, nc->ncur, sizeof(uint64_t), cmp_u64);
+		nc->prev = prev;
+		nc->nprev = nc->ncur;
+	}
+	nc->scanned = true;
+	if (nc->npend)
+		find_owners(nc);
+}
+
+/* An address as text; an IPv4-mapped IPv6 address as IPv4 (what rules expect). */
+static bool addr_text(const struct sock *s, const uint8_t a[16], char *buf)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (!s->v6)
+		return inet_ntop(AF_INET, a, buf, INET6_ADDRSTRLEN) != NULL;
+	if (memcmp(a, mapped, 12) == 0)
+		return inet_ntop(AF_INET, a + 12, buf, INET6_ADDRSTRLEN) != NULL;
+	inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+	return true;
+}
+
+static int build(struct net_col *nc, const struct sock *s, int64_t wall_ns)
+{
+	struct yw_strbuf *o = &nc->out;
+	char la[INET6_ADDRSTRLEN], ra[INET6_ADDRSTRLEN], uid[16];
+	bool v4 = addr_text(s, s->laddr, la);
+	addr_text(s, s->raddr, ra);
+	yw_strbuf_reset(o);
+	int rc = yw_strbuf_puts(o, "{\"event.kind\":\"event\"");
+	if (!rc)
+		rc = yw_procfs_ktime(o, "@timestamp", wall_ns);
+	if (!rc)
+		rc = yw_strbuf_printf(
+		    o,
+		    ",\"event.category\":\"network\",\"event.type\":\"start\",\"event.action\":"
+		    "\"%s\",\"logsource.product\":\"linux\",\"logsource.category\":\"%s\","
+		    "\"network.transport\":\"%s\",\"network.type\":\"%s\"",
+		    s->kind == K_LISTEN ? "listening"
+		    : s->kind == K_OUT  ? "connected"
+		                        : "accepted",
+		    s->kind == K_LISTEN ? "network_listening" : "network_connection",
+		    s->proto == P_TCP ? "tcp" : "udp", v4 ? "ipv4" : "ipv6");
+	/* ECS: source is the side that initiated; a listener has only its own address */
+	const char *src = la, *dst = ra;
+	unsigned sp = s->lport, dp = s->rport;
+	if (s->kind == K_IN) {
+		src = ra, dst = la;
+		sp = s->rport, dp = s->lport;
+	}
+	if (!rc)
+		rc = yw_procfs_kstr(o, "source.ip", src, strlen(src));
+	if (!rc)
+		rc = yw_procfs_kint(o, "source.port", sp);
+	if (!rc && s->kind != K_LISTEN) {
+		rc = yw_strbuf_printf(o, ",\"network.initiated\":\"%s\"",
+		                      s->kind == K_OUT ? "true" : "false");
+		if (!rc)
+			rc = yw_procfs_kstr(o, "destination.ip", dst, strlen(dst));
+		if (!rc)
+			rc = yw_procfs_kint(o, "destination.port", dp);
+	}
+	int ul = snprintf(uid, sizeof(uid), "%u", s->uid);
+	if (!rc)
+		rc = yw_procfs_kstr(o, "user.id", uid, (size_t)ul);
+	const char *uname = yw_procfs_user(&nc->users, s->uid);
+	if (!rc && uname)
+		rc = yw_procfs_kstr(o, "user.name", uname, strlen(uname));
+	bool gone = !s->pid;
+	if (!rc && s->pid)
+		rc = yw_procfs_put_process(o, "process", s->pid, nc->cmd, CMD_CAP, &gone);
+	if (!rc && (gone || nc->truncated)) {
+		rc = yw_strbuf_puts(o, ",\"yiwang.anomaly\":[");
+		if (!rc && gone)
+			rc =
+			    yw_strbuf_puts(o, "\"network: owning process not found (exited, or its "
+			                      "/proc not readable)\"");
+		if (!rc && nc->truncated)
+			rc = yw_strbuf_printf(o, "%s\"network: more than %d sockets, scan cut\"",
+			                      gone ? "," : "", YW_NET_MAX_SOCKETS);
+		if (!rc)
+			rc = yw_strbuf_putc(o, ']');
+	}
+	if (!rc)
+		rc = yw_strbuf_putc(o, '}');
+	return rc;
+}
+
+static int net_poll(void *state, yw_record_sink sink, void *ud)
+{
+	struct net_col *nc = state;
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	/* no new scan while events of the last one wait for the sink */
+	if (nc->pendpos == nc->npend && (!nc->scanned || now >= nc->next_ms)) {
+		scan(nc);
+		nc->next_ms = now + nc->interval_ms;
+	}
+	int taken = 0;
+	int64_t wall = clock_ms(CLOCK_REALTIME) * 1000000;
+	while (nc->pendpos < nc->npend && taken < YW_NET_POLL_EVENTS) {
+		const struct sock *s = &nc->pend[nc->pendpos];
+		if (nc->ignore_self && s->pid == nc->self) {
+			nc->pendpos++;
+			continue;
+		}
+		int rc = build(nc, s, wall);
+		if (rc == YW_ELIMIT) { /* cannot happen with CMD_CAP; never stall on one socket */
+			nc->pendpos++;
+			continue;
+		}
+		if (rc)
+			return rc;
+		struct yw_record rec = {.ts_ns = wall,
+		                        .kind = YW_REC_EVENT,
+		                        .source = "network",
+		                        .source_len = 7,
+		                        .data = nc->out.data,
+		                        .len = (uint32_t)nc->out.len};
+		rc = sink(ud, &rec, NULL, 0);
+		if (rc == YW_SINK_FULL)
+			break;
+		if (rc)
+			return rc;
+		nc->pendpos++;
+		taken++;
+	}
+	return taken;
+}
+
+static int net_fd(void *state)
+{
+	(void)state;
+	return -1;
+}
+
+static int net_commit(void *state)
+{
+	(void)state; /* sockets are rescanned at start: no position to keep */
+	return 0;
+}
+
+static void net_exit(void *state)
+{
+	struct net_col *nc = state;
+	if (!nc)
+		return;
+	free(nc->prev);
+	free(nc->cur);
+	free(nc->pend);
+	free(nc->cmd);
+	yw_strbuf_free(&nc->out);
+	free(nc);
+}
+
+static int parse_onoff(const char *v, bool *out)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
+		*out = true;
+	else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
+		*out = false;
+	else
+		return YW_EINVAL;
+	return 0;
+}
+
+static int net_init(const struct yw_collector_env *env, const struct yw_collector_opt *opts,
+                    size_t nopts, void **state)
+{
+	(void)env;
+	*state = NULL;
+	struct net_col *nc = calloc(1, sizeof(*nc));
+	if (!nc)
+		return YW_ENOMEM;
+	nc->interval_ms = YW_NET_DEFAULT_INTERVAL_MS;
+	nc->listening = nc->outbound = nc->ignore_self = true;
+	nc->self = getpid();
+	yw_strbuf_init(&nc->out, YW_MAX_RECORD_DATA);
+	int rc = YW_EINVAL;
+	for (size_t i = 0; i < nopts; i++) {
+		const char *k = opts[i].key, *v = opts[i].value;
+		if (!k || !v)
+			goto fail;
+		if (strcmp(k, "interval_ms") == 0) {
+			char *end;
+			errno = 0;
+			long long x = strtoll(v, &end, 10);
+			if (errno || end == v || *end || x < 0 || x > 86400000)
+				goto fail;
+			nc->interval_ms = x;
+		} else if (strcmp(k, "listening") == 0) {
+			if (parse_onoff(v, &nc->listening))
+				goto fail;
+		} else if (strcmp(k, "outbound") == 0) {
+			if (parse_onoff(v, &nc->outbound))
+				goto fail;
+		} else if (strcmp(k, "inbound") == 0) {
+			if (parse_onoff(v, &nc->inbound))
+				goto fail;
+		} else if (strcmp(k, "ignore_self") == 0) {
+			if (parse_onoff(v, &nc->ignore_self))
+				goto fail;
+		} else {
+			goto fail;
+		}
+	}
+	rc = YW_ENOMEM;
+	if (!(nc->cmd = malloc(CMD_CAP)))
+		goto fail;
+	*state = nc;
+	return 0;
+fail:
+	net_exit(nc);
+	return rc;
+}
+
+const struct yw_collector_ops yw_collector_network = {
+    .name = "network",
+    .init = net_init,
+    .fd = net_fd,
+    .poll = net_poll,
+    .commit = net_commit,
+    .exit = net_exit,
+};
