@@ -84,6 +84,7 @@ static void write_failed(struct agent *a);
 static const char *const starts[] = {"end", "beginning", NULL};
 static const char *const policies[] = {"block", "drop_oldest", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
+static const char *const journald_modes[] = {"auto", "on", "off", NULL};
 
 #define OPT(k, t, f, d, h) {k, t, offsetof(struct yw_agent_config, f), d, h, 0, 0, NULL}
 #define OPTR(k, t, f, d, h, lo, hi) {k, t, offsetof(struct yw_agent_config, f), d, h, lo, hi, NULL}
@@ -123,6 +124,10 @@ const struct yw_opt yw_agent_opts[] = {
 	    "report process executions (kernel process connector; needs CAP_NET_ADMIN)"),
 	OPT("process.ignore_exe", YW_OPT_LIST, process_ignore, NULL,
 	    "executables (glob patterns) whose executions are not reported"),
+	{"journald", YW_OPT_ENUM, offsetof(struct yw_agent_config, journald), "auto",
+	 "follow the local systemd journal (auto: when journald runs and no syslog daemon writes "
+	 "/var/log/syslog or /var/log/messages)",
+	 0, 0, journald_modes},
 	OPT("network.enabled", YW_OPT_BOOL, network_enabled, "true",
 	    "report new listening sockets and outbound connections"),
 	OPTR("network.interval", YW_OPT_DURATION, network_interval_ms, "2s",
@@ -732,6 +737,17 @@ int yw_agent_run(struct yw_agent_config *cfg)
 			o[n++] = (struct yw_collector_opt){"ignore_exe", cfg->process_ignore.v[i]};
 		start_collector(&a, &yw_collector_process, NULL, o, n);
 	}
+#ifdef YW_HAVE_SYSTEMD
+	/* auto: the journal when journald runs and no syslog daemon writes the classic files,
+	 * which would otherwise deliver every line twice. */
+	bool jd = !strcmp(cfg->journald, "on") ||
+		  (!strcmp(cfg->journald, "auto") && access("/run/systemd/journal", F_OK) == 0 &&
+		   access("/var/log/syslog", F_OK) != 0 && access("/var/log/messages", F_OK) != 0);
+	if (jd) {
+		struct yw_collector_opt o[] = {{"start", cfg->files_start}};
+		start_collector(&a, &yw_collector_journald, "journald.state", o, 1);
+	}
+#endif
 	if (cfg->network_enabled) {
 		char ms[32];
 		snprintf(ms, sizeof(ms), "%lld", (long long)cfg->network_interval_ms);

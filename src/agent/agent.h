@@ -23,6 +23,7 @@ struct yw_agent_config {
 	int64_t poll_ms;
 	bool process_enabled;
 	struct yw_strlist process_ignore;
+	char *journald; /* auto, on, off */
 	bool network_enabled;
 	int64_t network_interval_ms;
 	char *log_level;
