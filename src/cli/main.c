@@ -18,6 +18,7 @@ static void usage(FILE *out)
 	      "  token create create an enrolment string for a new agent\n"
 	      "  agents       list enrolled agents, or revoke one\n"
 	      "  alerts       print alerts stored by the server (--follow to stream)\n"
+	      "  solution     what to do about a rule's alert or an ATT&CK technique (en/zh)\n"
 	      "  version      print the version\n"
 	      "\n"
 	      "`yiwang <command> --help` describes each command.\n"
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
 		return yw_cmd_hunt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "rules"))
 		return yw_cmd_rules(argc - 1, argv + 1);
+	if (!strcmp(cmd, "solution"))
+		return yw_cmd_solution(argc - 1, argv + 1);
 	if (!strcmp(cmd, "token") || !strcmp(cmd, "agents") || !strcmp(cmd, "alerts"))
 		return yw_cmd_server_api(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -256,7 +256,7 @@
 
 /* ---- Solution library (solution) ---- */
 
-/* One solution file: the largest bundled one (tactics.yml) is about 60 KiB. */
+/* One solution file: the largest bundled one (tactics.yml) is about 24 KiB. */
 #define YW_MAX_SOLUTION_FILE (1024 * 1024)
 
 /* Files read below the solutions directory, and how deep it is walked. */
@@ -444,10 +444,6 @@
 #define YW_FIM_HASH_CHUNK (64 * 1024)
 #define YW_FIM_POLL_MAX_BYTES (8 * 1024 * 1024)
 
-/* Directories whose listing failed in one scan (their files are not reported deleted); past
- * it the scan reports no deletions at all. */
-#define YW_FIM_MAX_FAILED_DIRS 64
-
 /* Extended attribute names and one value read to fingerprint a file's xattrs. */
 #define YW_FIM_MAX_XATTR 65536
 
@@ -461,9 +457,10 @@
 /* inotify read buffer: ~1,000 events per read. */
 #define YW_FIM_INOTIFY_BUF (64 * 1024)
 
-/* One event's JSON: path, name, directory and two symlink targets, each escaped up to 6x
- * (control bytes), and the fixed fields. */
-#define YW_FIM_MAX_EVENT (32 * YW_FIM_MAX_PATH + 4096)
+/* One event's JSON: message, path, name + directory and two symlink targets (5 paths) and four
+ * user/group names (< 4096 each), each escaped up to 6x (control bytes), plus fixed fields:
+ * ~218 KiB at worst, well under YW_MAX_RECORD_DATA. */
+#define YW_FIM_MAX_EVENT (64 * YW_FIM_MAX_PATH)
 
 /* ---- journald collector (collectors/journald.c) (jd) ---- */
 
