@@ -15,6 +15,7 @@ build=$(cd "${1:-$src/build}" && pwd)
 AGENTS=${AGENTS:-1000} RATE=${RATE:-10} DURATION=${DURATION:-60}
 SWEEP_AGENTS=${SWEEP_AGENTS:-50} SWEEP_RATES=${SWEEP_RATES:-"200 400 800 1600 3200"}
 SWEEP_DURATION=${SWEEP_DURATION:-15} LAT_LINES=${LAT_LINES:-300}
+[ "$SWEEP_AGENTS" -le "$AGENTS" ] || SWEEP_AGENTS=$AGENTS # (b) reuses (a)'s identities
 corpus=${YW_SHARED_DIR:-$src/../shared}/corpus/auth/ubuntu-ec2-auth.log
 for p in yiwang yiwang-server yiwang-agent bench/bench_loadgen; do
   [ -x "$build/$p" ] || { echo "net_bench: $build/$p missing (build it first)" >&2; exit 2; }
@@ -139,6 +140,7 @@ AGENT_PID=$!; PIDS+=("$AGENT_PID")
 wait_for 20 grep -q "connected to" "$T/agent.log" || { echo "net_bench: agent did not connect" >&2; exit 1; }
 num=$(db "SELECT num FROM agents ORDER BY num DESC LIMIT 1")
 agent_events() { db "SELECT COUNT(*) FROM events WHERE agent = $num"; }
+agent_events_ge() { [ "$(agent_events)" -ge "$1" ]; }
 sleep 1
 cpu0=$(proc_cpu "$AGENT_PID") t0=$(date +%s.%N)
 python3 - "$T/follow.log" "$corpus" "$DURATION" <<'PY'
@@ -163,7 +165,7 @@ PY
 t1=$(date +%s.%N) cpu1=$(proc_cpu "$AGENT_PID")
 hwm=$(proc_kb "$AGENT_PID" VmHWM) rss=$(proc_kb "$AGENT_PID" VmRSS)
 want=$((DURATION * 1000))
-wait_for 120 test "$(agent_events)" -ge "$want" || true
+wait_for 120 agent_events_ge "$want" || true
 got=$(agent_events)
 tck=$(getconf CLK_TCK)
 pct=$(awk -v c="$((cpu1 - cpu0))" -v t="$tck" -v a="$t0" -v b="$t1" \
@@ -193,11 +195,12 @@ with open(out, "a") as f, open(times, "w") as t:
         if delay > 0:
             time.sleep(delay)
 PY
-q="SELECT e.data, a.created_at FROM alerts a JOIN events e ON e.agent = a.agent AND e.seq = a.seq
+q="SELECT CAST(e.data AS TEXT), a.created_at FROM alerts a
+   JOIN events e ON e.agent = a.agent AND e.seq = a.seq
    WHERE a.agent = $num AND a.title = 'SSH Authentication Failure'
-   AND e.data LIKE '%from 192.0.2.1 port 4____ ssh2%'"
-lat_count() { db "SELECT COUNT(*) FROM ($q)"; }
-wait_for 60 test "$(lat_count)" -ge "$LAT_LINES" || true
+   AND CAST(e.data AS TEXT) LIKE '%from 192.0.2.1 port 4% ssh2'"
+lat_ge() { [ "$(db "SELECT COUNT(*) FROM ($q)")" -ge "$1" ]; }
+wait_for 60 lat_ge "$LAT_LINES" || true
 db -separator ' ' "$q" >"$T/alerts.txt"
 lat=$(python3 - "$T/written.txt" "$T/alerts.txt" <<'PY'
 import re, sys

@@ -128,6 +128,15 @@ const struct yw_opt yw_agent_opts[] = {
 	 "follow the local systemd journal (auto: when journald runs and no syslog daemon writes "
 	 "/var/log/syslog or /var/log/messages)",
 	 0, 0, journald_modes},
+	OPT("inventory.enabled", YW_OPT_BOOL, inventory_enabled, "true",
+	    "send the host inventory at start and then its changes"),
+	OPTR("inventory.interval", YW_OPT_DURATION, inventory_interval_ms, "1h",
+	     "how often the inventory is compared", 10000, 604800000),
+	OPT("sca.enabled", YW_OPT_BOOL, sca_enabled, "true", "run baseline (SCA) policies"),
+	OPT("sca.policies", YW_OPT_LIST, sca_policies, NULL,
+	    "policy files or globs (default: the shipped policies)"),
+	OPTR("sca.interval", YW_OPT_DURATION, sca_interval_ms, "12h",
+	     "how often the policies run", 10000, 604800000),
 	OPT("network.enabled", YW_OPT_BOOL, network_enabled, "true",
 	    "report new listening sockets and outbound connections"),
 	OPTR("network.interval", YW_OPT_DURATION, network_interval_ms, "2s",
@@ -624,6 +633,25 @@ static int spool_cursor(void *ud, const char *source, size_t len, const void **c
 	return yw_spool_cursor(ud, source, len, cursor, clen, seq);
 }
 
+/* The shipped baseline policies: installed, or beside the build tree when run from it. */
+static int sca_default_policies(char *out, size_t n)
+{
+	char exe[4096];
+	if (access(YW_SCA_DIR, R_OK) == 0) {
+		snprintf(out, n, "%s/*.yml", YW_SCA_DIR);
+		return 0;
+	}
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return YW_ENOENT;
+	exe[len] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, n, "%s/../rules/sca/*.yml", exe);
+	return 0;
+}
+
 /* Starts one collector; a collector the machine cannot support (e.g. no process connector)
  * is logged and left out, the others run. state_file is relative to the state directory. */
 static int start_collector(struct agent *a, const struct yw_collector_ops *ops,
@@ -748,6 +776,27 @@ int yw_agent_run(struct yw_agent_config *cfg)
 		start_collector(&a, &yw_collector_journald, "journald.state", o, 1);
 	}
 #endif
+	if (cfg->inventory_enabled) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%lld", (long long)cfg->inventory_interval_ms);
+		struct yw_collector_opt o[] = {{"interval_ms", ms}};
+		start_collector(&a, &yw_collector_inventory, "inventory.state", o, 1);
+	}
+	if (cfg->sca_enabled) {
+		char ms[32], dflt[4200];
+		struct yw_collector_opt o[33];
+		size_t n = 0;
+		snprintf(ms, sizeof(ms), "%lld", (long long)cfg->sca_interval_ms);
+		o[n++] = (struct yw_collector_opt){"interval_ms", ms};
+		for (size_t i = 0; i < cfg->sca_policies.n && n < 33; i++)
+			o[n++] = (struct yw_collector_opt){"policy", cfg->sca_policies.v[i]};
+		if (!cfg->sca_policies.n && sca_default_policies(dflt, sizeof(dflt)) == 0)
+			o[n++] = (struct yw_collector_opt){"policy", dflt};
+		if (n > 1)
+			start_collector(&a, &yw_collector_sca, "sca.state", o, n);
+		else
+			yw_logf(YW_LOG_WARNING, "collector sca: no policies found; running without it");
+	}
 	if (cfg->network_enabled) {
 		char ms[32];
 		snprintf(ms, sizeof(ms), "%lld", (long long)cfg->network_interval_ms);

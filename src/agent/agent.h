@@ -24,6 +24,11 @@ struct yw_agent_config {
 	bool process_enabled;
 	struct yw_strlist process_ignore;
 	char *journald; /* auto, on, off */
+	bool inventory_enabled;
+	int64_t inventory_interval_ms;
+	bool sca_enabled;
+	struct yw_strlist sca_policies;
+	int64_t sca_interval_ms;
 	bool network_enabled;
 	int64_t network_interval_ms;
 	char *log_level;

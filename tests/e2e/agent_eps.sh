@@ -6,10 +6,11 @@ port=$(free_port); S=$T/s; A=$T/a
 start_server "$S" "127.0.0.1:$port" --rules "$src/rules/sigma"
 "$build/yiwang-agent" enroll "$("$build/yiwang" token create --data-dir "$S")" --state-dir "$A" >/dev/null
 for i in $(seq 1 600); do echo "Nov 26 08:00:00 h app[1]: line $i"; done > "$T/in.log"
-cat > "$T/agent.yml" <<YML
+{ cat "$QUIET_CFG"; cat <<YML
 eps_limit: 200
 eps_report_interval: 1s
 YML
+} > "$T/agent.yml"
 "$build/yiwang-agent" --config "$T/agent.yml" --state-dir "$A" --file "$T/in.log" --from-beginning \
   >>"$A.log" 2>&1 &
 PIDS+=($!)

@@ -15,19 +15,25 @@ if ! grep -q "collector process started" "$A.log"; then
 else
   sleep 0.5
   mkdir -p "$T/bin" && cp /bin/cat "$T/bin/cat"
-  "$T/bin/cat" /etc/passwd > /dev/null
+  # The command stays alive (blocked on a FIFO) until its event is stored, so the collector
+  # can read all of /proc/<pid> even on a loaded machine; short-lived processes are reported
+  # with what could be read, which the unit tests cover.
+  mkfifo "$T/hold"
+  "$T/bin/cat" /etc/passwd "$T/hold" > /dev/null &
+  catpid=$!
   q="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"process.executable\":\"$T/bin/cat\"%'"
   wait_for 10 sql_ge "$S" 1 "$q" || true
+  timeout 5 bash -c "echo > \"$T/hold\"" || kill "$catpid" 2>/dev/null; wait "$catpid" || true
   check "the exec arrives as a process_creation event" sql_ge "$S" 1 "$q"
   e=$(sqlite3 -cmd '.timeout 5000' "$S/yiwang.db" "SELECT event FROM events WHERE CAST(event AS TEXT) LIKE '%\"process.executable\":\"$T/bin/cat\"%' LIMIT 1")
   check "with its command line, parent and log source" python3 -c '
 import json, sys
 e = json.loads(sys.argv[1])
-assert e["process.command_line"] == sys.argv[2] + " /etc/passwd", e
-assert e["process.args"] == [sys.argv[2], "/etc/passwd"], e
+assert e["process.command_line"] == sys.argv[2] + " /etc/passwd " + sys.argv[3], e
+assert e["process.args"] == [sys.argv[2], "/etc/passwd", sys.argv[3]], e
 assert e["logsource.category"] == "process_creation" and e["user.name"] == "root", e
 assert e["process.parent.pid"] > 1, e
-' "$e" "$T/bin/cat"
+' "$e" "$T/bin/cat" "$T/hold"
   aq="SELECT COUNT(*) FROM alerts WHERE title = 'Local System Accounts Discovery - Linux' AND CAST(event AS TEXT) LIKE '%$T/bin/cat%'"
   wait_for 5 sql_ge "$S" 1 "$aq" || true
   check "SigmaHQ's rule fires on it" sql_ge "$S" 1 "$aq"

@@ -32,7 +32,7 @@ enrol() { # enrol SERVER_DIR AGENT_DIR
 }
 
 start_agent() { # start_agent AGENT_DIR [netns]
-  local cmd=("$build/yiwang-agent" --state-dir "$1" --file "$T/input.log" --from-beginning)
+  local cmd=("$build/yiwang-agent" --config "$QUIET_CFG" --state-dir "$1" --file "$T/input.log" --from-beginning)
   if [ -n "${2:-}" ]; then cmd=(ip netns exec "$2" "${cmd[@]}"); fi
   "${cmd[@]}" >>"$1.log" 2>&1 &
   AGENT_PID=$!; PIDS+=("$AGENT_PID")

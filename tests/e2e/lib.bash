@@ -11,6 +11,20 @@ cleanup() {
 }
 trap cleanup EXIT
 fail=0
+# An agent that only follows the files a test names: the host collectors (processes, network,
+# inventory, baseline, journal) would add events of their own to what the test counts.
+QUIET_CFG=$T/quiet-agent.yml
+cat > "$QUIET_CFG" <<'YML'
+journald: off
+process:
+  enabled: false
+network:
+  enabled: false
+inventory:
+  enabled: false
+sca:
+  enabled: false
+YML
 check() { local what=$1; shift; if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_server DIR ADDR [extra args...]: runs yiwang-server in the background; sets SERVER_PID
@@ -43,7 +57,7 @@ agent_id() { sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$1.enrol"; }
 # logging to STATE_DIR.log; sets AGENT_PID
 run_agent() {
   local dir=$1 file=$2; shift 2
-  "$build/yiwang-agent" --state-dir "$dir" --file "$file" --from-beginning "$@" >>"$dir.log" 2>&1 &
+  "$build/yiwang-agent" --config "$QUIET_CFG" --state-dir "$dir" --file "$file" --from-beginning "$@" >>"$dir.log" 2>&1 &
   AGENT_PID=$!; PIDS+=("$AGENT_PID")
 }
 # exit_status SECONDS PID: waits for the child PID to end and sets EXIT_STATUS to its exit status,

@@ -104,7 +104,9 @@ static void test_every_rule(void **state)
 	       "generic %zu\n",
 	       total, corr, bundled, per[YW_SOL_RULE], per[YW_SOL_TECHNIQUE], per[YW_SOL_TACTIC],
 	       per[YW_SOL_GENERIC]);
-	assert_int_equal(bundled, 15 + 5);
+	/* every bundled rule (at least the 20 this test was written with) has its own solution */
+	assert_true(bundled >= 15 + 5);
+	assert_int_equal(per[YW_SOL_RULE], bundled);
 	/* 3,780 SigmaHQ rule files, of which some are correlations, plus the bundled 20 */
 	assert_true(total >= 3780 + 20);
 	/* every bundled rule id has its solution, and the rule solutions are all used */

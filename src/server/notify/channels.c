@@ -15,8 +15,8 @@
 #include "yiwang/store.h"
 #include "yw_limits.h"
 
-static const char *const type_names[] = {"webhook", "wecom", "dingtalk",
-					 "feishu",  "syslog", "email"};
+static const char *const type_names[] = {"webhook", "wecom",  "dingtalk",
+                                         "feishu",  "syslog", "email"};
 
 int yw_notify_type_parse(const char *name)
 {
@@ -88,7 +88,7 @@ struct loader {
 };
 
 __attribute__((format(printf, 3, 4))) static void bad(struct loader *l, const yaml_node_t *node,
-							const char *fmt, ...)
+                                                      const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -96,7 +96,7 @@ __attribute__((format(printf, 3, 4))) static void bad(struct loader *l, const ya
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	yw_diags_add(l->d, YW_DIAG_ERROR, l->file, (unsigned)node->start_mark.line + 1,
-		     (unsigned)node->start_mark.column + 1, "%s", msg);
+	             (unsigned)node->start_mark.column + 1, "%s", msg);
 	l->errors++;
 }
 
@@ -163,7 +163,7 @@ static int set_list(struct loader *l, yaml_node_t *v, const char *key, struct yw
 }
 
 static int set_int(struct loader *l, yaml_node_t *v, const char *key, int64_t *dst, int64_t min,
-		   int64_t max)
+                   int64_t max)
 {
 	const char *s = scalar(l, v, key);
 	if (!s)
@@ -260,8 +260,9 @@ static int load_channel(struct loader *l, yaml_node_t *map, struct yw_notify_cha
 		} else if (!strcmp(key, "type")) {
 			const char *s = scalar(l, v, key);
 			if (s && (c->type = yw_notify_type_parse(s)) < 0)
-				bad(l, v, "type: unknown channel type '%s' (webhook, wecom, "
-					  "dingtalk, feishu, syslog, email)",
+				bad(l, v,
+				    "type: unknown channel type '%s' (webhook, wecom, "
+				    "dingtalk, feishu, syslog, email)",
 				    s);
 		} else if (!strcmp(key, "url")) {
 			rc = set_str(l, v, key, &c->url);
@@ -322,9 +323,10 @@ static int load_channel(struct loader *l, yaml_node_t *map, struct yw_notify_cha
 		bad(l, map, "%s", "channel without a url");
 	if (c->rate_per_minute < 0)
 		/* The chat robots allow 20 messages a minute (Feishu 100); beyond, they reject. */
-		c->rate_per_minute = c->type == YW_NOTIFY_WECOM || c->type == YW_NOTIFY_DINGTALK ? 20
-				     : c->type == YW_NOTIFY_FEISHU				  ? 100
-												  : 0;
+		c->rate_per_minute = c->type == YW_NOTIFY_WECOM || c->type == YW_NOTIFY_DINGTALK
+		                         ? 20
+		                     : c->type == YW_NOTIFY_FEISHU ? 100
+		                                                   : 0;
 	if (c->type == YW_NOTIFY_EMAIL && (!c->from || !c->to.n))
 		bad(l, map, "%s", "email channel needs from: and to:");
 	if (c->url && c->type == YW_NOTIFY_SYSLOG && strncmp(c->url, "tcp://", 6) &&
@@ -387,7 +389,7 @@ static int load_doc(struct loader *l, struct yw_notify_channels *out)
 }
 
 int yw_notify_load_channels(const char *path_or_yaml, struct yw_notify_channels *out,
-			    struct yw_diags *d)
+                            struct yw_diags *d)
 {
 	memset(out, 0, sizeof(*out));
 	bool inline_text = strchr(path_or_yaml, '\n') != NULL;
@@ -401,7 +403,7 @@ int yw_notify_load_channels(const char *path_or_yaml, struct yw_notify_channels 
 		FILE *f = fopen(path_or_yaml, "re");
 		if (!f) {
 			yw_diags_add(d, YW_DIAG_ERROR, file, 0, 0, "cannot open: %s",
-				     strerror(errno));
+			             strerror(errno));
 			return errno == ENOENT ? YW_ENOENT : YW_EIO;
 		}
 		text = malloc(YW_NOTIFY_MAX_CONFIG + 1);
@@ -419,7 +421,7 @@ int yw_notify_load_channels(const char *path_or_yaml, struct yw_notify_channels 
 	}
 	if (len > YW_NOTIFY_MAX_CONFIG) {
 		yw_diags_add(d, YW_DIAG_ERROR, file, 0, 0, "larger than %d bytes",
-			     YW_NOTIFY_MAX_CONFIG);
+		             YW_NOTIFY_MAX_CONFIG);
 		free(text);
 		return YW_EINVAL;
 	}
@@ -429,13 +431,12 @@ int yw_notify_load_channels(const char *path_or_yaml, struct yw_notify_channels 
 		free(text);
 		return YW_ENOMEM;
 	}
-	yaml_parser_set_input_string(&parser,
-				     (const unsigned char *)(inline_text ? path_or_yaml : text),
-				     len);
+	yaml_parser_set_input_string(
+	    &parser, (const unsigned char *)(inline_text ? path_or_yaml : text), len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		yw_diags_add(d, YW_DIAG_ERROR, file, (unsigned)parser.problem_mark.line + 1,
-			     (unsigned)parser.problem_mark.column + 1, "YAML: %s",
-			     parser.problem ? parser.problem : "syntax error");
+		             (unsigned)parser.problem_mark.column + 1, "YAML: %s",
+		             parser.problem ? parser.problem : "syntax error");
 		yaml_parser_delete(&parser);
 		free(text);
 		return YW_EINVAL;

@@ -14,17 +14,18 @@
 #include "yw_limits.h"
 
 const char *const yw_notify_key_fields[] = {
-	"host.name",	    "user.name",      "source.ip",	     "source.port",
-	"destination.ip",   "destination.port", "process.name",	     "process.pid",
-	"process.command_line", "file.path",  "url.original",	     "event.action",
-	"event.outcome",    "message",
+    "host.name",     "user.name",      "source.ip",
+    "source.port",   "destination.ip", "destination.port",
+    "process.name",  "process.pid",    "process.command_line",
+    "file.path",     "url.original",   "event.action",
+    "event.outcome", "message",
 };
 const size_t yw_notify_nkey_fields = sizeof(yw_notify_key_fields) / sizeof(*yw_notify_key_fields);
 
 enum esc {
 	ESC_PLAIN,   /* control characters become spaces */
-	ESC_MD,	     /* chat markdown: syntax characters become their full-width forms */
-	ESC_SD,	     /* RFC 5424 PARAM-VALUE: \" \\ \] */
+	ESC_MD,      /* chat markdown: syntax characters become their full-width forms */
+	ESC_SD,      /* RFC 5424 PARAM-VALUE: \" \\ \] */
 	ESC_CEF_HDR, /* CEF header field: \| \\ */
 	ESC_CEF_EXT, /* CEF extension value: \\ \= \n \r */
 	ESC_HTML,    /* &amp; &lt; &gt; &quot; &#39; */
@@ -75,7 +76,7 @@ static int put_fullwidth(struct yw_strbuf *b, unsigned char c)
 {
 	unsigned cp = 0xff01 + (unsigned)(c - 0x21);
 	char u[3] = {(char)(0xe0 | (cp >> 12)), (char)(0x80 | ((cp >> 6) & 0x3f)),
-		     (char)(0x80 | (cp & 0x3f))};
+	             (char)(0x80 | (cp & 0x3f))};
 	return yw_strbuf_append(b, u, 3);
 }
 
@@ -151,7 +152,7 @@ static int put_text(struct yw_strbuf *b, const char *s, size_t n, size_t max, in
 			/* U+2028/U+2029 and C1 controls split lines in some viewers. */
 			unsigned c1 = p[i] == 0xc2 && p[i + 1] < 0xa0;
 			unsigned sep = k == 3 && p[i] == 0xe2 && p[i + 1] == 0x80 &&
-				       (p[i + 2] == 0xa8 || p[i + 2] == 0xa9);
+			               (p[i + 2] == 0xa8 || p[i + 2] == 0xa9);
 			rc = c1 || sep ? yw_strbuf_putc(b, ' ') : yw_strbuf_append(b, s + i, k);
 			i += k;
 		}
@@ -291,7 +292,7 @@ static int put_tags(struct yw_strbuf *b, const struct yw_notify_alert *a, int mo
 }
 
 static int render_markdown(const struct yw_notify_channel *ch, const struct yw_notify_alert *a,
-			   struct yw_strbuf *md)
+                           struct yw_strbuf *md)
 {
 	char when[32];
 	yw_notify_time(a->ts_ns, when);
@@ -299,7 +300,7 @@ static int render_markdown(const struct yw_notify_channel *ch, const struct yw_n
 	int rc;
 	if (ch->type == YW_NOTIFY_WECOM)
 		rc = yw_strbuf_printf(md, "### <font color=\"%s\">[%s]</font> ",
-				      a->level >= YW_LEVEL_HIGH ? "warning" : "comment", lvl);
+		                      a->level >= YW_LEVEL_HIGH ? "warning" : "comment", lvl);
 	else if (ch->type == YW_NOTIFY_DINGTALK)
 		rc = yw_strbuf_printf(md, "### [%s] ", lvl);
 	else
@@ -358,7 +359,7 @@ static void md_limit(struct yw_strbuf *md, size_t max)
 }
 
 static int render_chat(const struct yw_notify_channel *ch, const struct yw_notify_alert *a,
-		       struct yw_strbuf *out)
+                       struct yw_strbuf *out)
 {
 	struct yw_strbuf md = YW_STRBUF_INIT;
 	int rc = render_markdown(ch, a, &md);
@@ -376,11 +377,11 @@ static int render_chat(const struct yw_notify_channel *ch, const struct yw_notif
 		struct yw_strbuf t = YW_STRBUF_INIT;
 		rc = yw_strbuf_printf(&t, "[%s] ", yw_level_name(a->level));
 		if (!rc)
-			rc = put_text(&t, a->title, a->title ? strlen(a->title) : 0, 200,
-				      ESC_PLAIN);
+			rc =
+			    put_text(&t, a->title, a->title ? strlen(a->title) : 0, 200, ESC_PLAIN);
 		if (!rc)
 			rc = yw_strbuf_puts(out,
-					    "{\"msgtype\":\"markdown\",\"markdown\":{\"title\":");
+			                    "{\"msgtype\":\"markdown\",\"markdown\":{\"title\":");
 		if (!rc)
 			rc = yw_strbuf_json_str(out, t.data, t.len);
 		if (!rc)
@@ -393,23 +394,24 @@ static int render_chat(const struct yw_notify_channel *ch, const struct yw_notif
 	} else {
 		md_limit(&md, YW_NOTIFY_FEISHU_MAX);
 		const char *tpl = a->level >= YW_LEVEL_HIGH     ? "red"
-				  : a->level == YW_LEVEL_MEDIUM ? "orange"
-								: "blue";
+		                  : a->level == YW_LEVEL_MEDIUM ? "orange"
+		                                                : "blue";
 		struct yw_strbuf t = YW_STRBUF_INIT;
 		rc = yw_strbuf_printf(&t, "[%s] ", yw_level_name(a->level));
 		if (!rc)
-			rc = put_text(&t, a->title, a->title ? strlen(a->title) : 0, 200,
-				      ESC_PLAIN);
+			rc =
+			    put_text(&t, a->title, a->title ? strlen(a->title) : 0, 200, ESC_PLAIN);
 		if (!rc)
 			rc = yw_strbuf_puts(out, "{\"msg_type\":\"interactive\",\"card\":{"
-						 "\"header\":{\"title\":{\"tag\":\"plain_text\","
-						 "\"content\":");
+			                         "\"header\":{\"title\":{\"tag\":\"plain_text\","
+			                         "\"content\":");
 		if (!rc)
 			rc = yw_strbuf_json_str(out, t.data, t.len);
 		if (!rc)
-			rc = yw_strbuf_printf(out, "},\"template\":\"%s\"},\"elements\":[{"
-						   "\"tag\":\"markdown\",\"content\":",
-					      tpl);
+			rc = yw_strbuf_printf(out,
+			                      "},\"template\":\"%s\"},\"elements\":[{"
+			                      "\"tag\":\"markdown\",\"content\":",
+			                      tpl);
 		if (!rc)
 			rc = yw_strbuf_json_str(out, md.data, md.len);
 		if (!rc)
@@ -429,12 +431,11 @@ static int json_member(struct yw_strbuf *b, const char *key, const char *val)
 	if (!rc && !val)
 		return yw_strbuf_puts(b, "null");
 	return rc ? rc
-		  : yw_strbuf_json_str(b, val,
-				       yw_notify_utf8_cut(val, strlen(val), YW_NOTIFY_MAX_TEXT));
+	          : yw_strbuf_json_str(b, val,
+	                               yw_notify_utf8_cut(val, strlen(val), YW_NOTIFY_MAX_TEXT));
 }
 
-static int render_json(const struct yw_notify_alert *a, const char *dedup,
-		       struct yw_strbuf *out)
+static int render_json(const struct yw_notify_alert *a, const char *dedup, struct yw_strbuf *out)
 {
 	char when[32];
 	yw_notify_time(a->ts_ns, when);
@@ -453,7 +454,7 @@ static int render_json(const struct yw_notify_alert *a, const char *dedup,
 		rc = yw_strbuf_puts(out, ",\"agent\":{\"id\":");
 	if (!rc)
 		rc = yw_strbuf_json_str(out, a->agent_id ? a->agent_id : "",
-					a->agent_id ? strlen(a->agent_id) : 0);
+		                        a->agent_id ? strlen(a->agent_id) : 0);
 	if (!rc)
 		rc = json_member(out, "name", a->agent_name);
 	if (!rc)
@@ -481,10 +482,10 @@ static int render_json(const struct yw_notify_alert *a, const char *dedup,
 /* RFC 5424 severity and CEF severity (0-10) of each level. */
 static const int syslog_sev[YW_LEVEL_COUNT] = {6, 5, 4, 3, 2};
 static const int cef_sev[YW_LEVEL_COUNT] = {1, 3, 5, 8, 10};
-#define SYSLOG_FACILITY 10 /* security/authorization (authpriv) */
-#define SD_ID "yiwang@32473"	  /* 32473: the private enterprise number for documentation */
-#define SD_FIELDS "fields@32473"
-#define CEF_VERSION "0.1.0" /* Device Version: the yiwang release */
+#define SYSLOG_FACILITY 10             /* security/authorization (authpriv) */
+#define SD_ID           "yiwang@32473" /* 32473: the private enterprise number for documentation */
+#define SD_FIELDS       "fields@32473"
+#define CEF_VERSION     "0.1.0" /* Device Version: the yiwang release */
 
 /* HOSTNAME: printable ASCII without spaces, at most 255 bytes; "-" when unknown. */
 static int put_hostname(struct yw_strbuf *b, const char *h)
@@ -512,7 +513,7 @@ static int level_ok(int level)
 }
 
 static int syslog_header(const struct yw_notify_channel *ch, const struct yw_notify_alert *a,
-			 struct yw_strbuf *out)
+                         struct yw_strbuf *out)
 {
 	char when[32];
 	yw_notify_time(a->ts_ns, when);
@@ -544,7 +545,7 @@ static int sd_field(void *ud, const char *key, const char *val, size_t n)
 }
 
 static int render_rfc5424(const struct yw_notify_channel *ch, const struct yw_notify_alert *a,
-			  const char *dedup, struct yw_strbuf *out)
+                          const char *dedup, struct yw_strbuf *out)
 {
 	int rc = syslog_header(ch, a, out);
 	if (!rc)
@@ -583,13 +584,11 @@ static int render_rfc5424(const struct yw_notify_channel *ch, const struct yw_no
 static const struct {
 	const char *field, *cef;
 } cef_keys[] = {
-	{"host.name", "shost"},		  {"user.name", "suser"},
-	{"source.ip", "src"},		  {"source.port", "spt"},
-	{"destination.ip", "dst"},	  {"destination.port", "dpt"},
-	{"process.name", "sproc"},	  {"process.pid", "spid"},
-	{"process.command_line", "cs4"}, {"file.path", "filePath"},
-	{"url.original", "request"},	  {"event.action", "act"},
-	{"event.outcome", "outcome"},	  {"message", "msg"},
+    {"host.name", "shost"},       {"user.name", "suser"},      {"source.ip", "src"},
+    {"source.port", "spt"},       {"destination.ip", "dst"},   {"destination.port", "dpt"},
+    {"process.name", "sproc"},    {"process.pid", "spid"},     {"process.command_line", "cs4"},
+    {"file.path", "filePath"},    {"url.original", "request"}, {"event.action", "act"},
+    {"event.outcome", "outcome"}, {"message", "msg"},
 };
 
 static int cef_field(void *ud, const char *key, const char *val, size_t n)
@@ -617,7 +616,7 @@ static int cef_ext(struct yw_strbuf *b, const char *key, const char *val)
 }
 
 static int render_cef(const struct yw_notify_channel *ch, const struct yw_notify_alert *a,
-		      const char *dedup, struct yw_strbuf *out)
+                      const char *dedup, struct yw_strbuf *out)
 {
 	int rc = syslog_header(ch, a, out);
 	if (!rc)
@@ -629,8 +628,9 @@ static int render_cef(const struct yw_notify_channel *ch, const struct yw_notify
 	if (!rc)
 		rc = put_str(out, a->title, ESC_CEF_HDR);
 	if (!rc)
-		rc = yw_strbuf_printf(out, "|%d|rt=%lld", cef_sev[level_ok(a->level) ? a->level : 0],
-				      (long long)(a->ts_ns / 1000000));
+		rc =
+		    yw_strbuf_printf(out, "|%d|rt=%lld", cef_sev[level_ok(a->level) ? a->level : 0],
+		                     (long long)(a->ts_ns / 1000000));
 	if (!rc)
 		rc = cef_ext(out, "dvchost", a->agent_name);
 	if (!rc)
@@ -714,9 +714,13 @@ static int mail_body(const struct yw_notify_alert *a, bool html, struct yw_strbu
 	struct {
 		const char *label, *val;
 	} rows[] = {
-		{"Level", lvl},	      {"Rule", a->rule_id},  {"Agent", a->agent_name},
-		{"Agent id", a->agent_id}, {"Group", a->group}, {"Time", when},
-		{"Solution", a->solution},
+	    {"Level", lvl},
+	    {"Rule", a->rule_id},
+	    {"Agent", a->agent_name},
+	    {"Agent id", a->agent_id},
+	    {"Group", a->group},
+	    {"Time", when},
+	    {"Solution", a->solution},
 	};
 	int rc = html ? yw_strbuf_puts(b, "<html><body><h3>") : 0;
 	if (!rc)
@@ -750,7 +754,7 @@ static int mail_body(const struct yw_notify_alert *a, bool html, struct yw_strbu
 }
 
 static int render_email(const struct yw_notify_channel *ch, const struct yw_notify_alert *a,
-			const char *dedup, struct yw_strbuf *out)
+                        const char *dedup, struct yw_strbuf *out)
 {
 	char date[64];
 	time_t now = time(NULL);
@@ -763,10 +767,10 @@ static int render_email(const struct yw_notify_channel *ch, const struct yw_noti
 	/* The dedup key is hex: safe in Message-ID and the MIME boundary. */
 	if (!rc)
 		rc = yw_strbuf_printf(out,
-				      "\r\nDate: %s\r\nMessage-ID: <%s@yiwang>\r\nMIME-Version: "
-				      "1.0\r\nContent-Type: multipart/alternative; "
-				      "boundary=\"yw-%s\"\r\n",
-				      date, dedup, dedup);
+		                      "\r\nDate: %s\r\nMessage-ID: <%s@yiwang>\r\nMIME-Version: "
+		                      "1.0\r\nContent-Type: multipart/alternative; "
+		                      "boundary=\"yw-%s\"\r\n",
+		                      date, dedup, dedup);
 	struct yw_strbuf subj = YW_STRBUF_INIT, part = YW_STRBUF_INIT;
 	if (!rc)
 		rc = yw_strbuf_printf(&subj, "[yiwang %s] ", yw_level_name(a->level));
@@ -777,9 +781,9 @@ static int render_email(const struct yw_notify_channel *ch, const struct yw_noti
 	for (int html = 0; html < 2 && !rc; html++) {
 		yw_strbuf_reset(&part);
 		rc = yw_strbuf_printf(out,
-				      "\r\n--yw-%s\r\nContent-Type: text/%s; charset=utf-8\r\n"
-				      "Content-Transfer-Encoding: base64\r\n\r\n",
-				      dedup, html ? "html" : "plain");
+		                      "\r\n--yw-%s\r\nContent-Type: text/%s; charset=utf-8\r\n"
+		                      "Content-Transfer-Encoding: base64\r\n\r\n",
+		                      dedup, html ? "html" : "plain");
 		if (!rc)
 			rc = mail_body(a, html, &part);
 		if (!rc)
@@ -793,7 +797,7 @@ static int render_email(const struct yw_notify_channel *ch, const struct yw_noti
 }
 
 int yw_notify_render(const struct yw_notify_channel *ch, const struct yw_notify_alert *a,
-		     const char *dedup, struct yw_strbuf *out)
+                     const char *dedup, struct yw_strbuf *out)
 {
 	switch (ch->type) {
 	case YW_NOTIFY_WEBHOOK:

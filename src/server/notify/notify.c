@@ -20,7 +20,7 @@
 #include "yw_limits.h"
 
 struct chan_state {
-	double tokens;	 /* token bucket: rate_per_minute capacity, refilled continuously */
+	double tokens;   /* token bucket: rate_per_minute capacity, refilled continuously */
 	int64_t last_ms; /* last refill */
 };
 
@@ -81,8 +81,8 @@ static int dedup_key(const struct yw_notify_alert *a, char out[33])
 	unsigned hl = 0;
 	int ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (size_t i = 0; ok && i < 4; i++)
-		ok = EVP_DigestUpdate(md, parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) + 1
-									     : 0);
+		ok = EVP_DigestUpdate(md, parts[i] ? parts[i] : "",
+		                      parts[i] ? strlen(parts[i]) + 1 : 0);
 	ok = ok && EVP_DigestFinal_ex(md, h, &hl);
 	EVP_MD_CTX_free(md);
 	if (!ok)
@@ -98,8 +98,8 @@ static int put_member(struct yw_strbuf *b, const char *key, const char *val)
 	if (!rc && !val)
 		return yw_strbuf_puts(b, "null");
 	return rc ? rc
-		  : yw_strbuf_json_str(b, val,
-				       yw_notify_utf8_cut(val, strlen(val), YW_NOTIFY_MAX_TEXT));
+	          : yw_strbuf_json_str(b, val,
+	                               yw_notify_utf8_cut(val, strlen(val), YW_NOTIFY_MAX_TEXT));
 }
 
 /* The alert as stored in the outbox: rendering happens at send time, from this. */
@@ -124,9 +124,9 @@ static int payload(const struct yw_notify_alert *a, struct yw_strbuf *b)
 	for (size_t i = 0; i < nt && !rc; i++) {
 		rc = i ? yw_strbuf_putc(b, ',') : 0;
 		if (!rc)
-			rc = yw_strbuf_json_str(
-			    b, a->tags[i],
-			    yw_notify_utf8_cut(a->tags[i], strlen(a->tags[i]), YW_NOTIFY_MAX_FIELD));
+			rc = yw_strbuf_json_str(b, a->tags[i],
+			                        yw_notify_utf8_cut(a->tags[i], strlen(a->tags[i]),
+			                                           YW_NOTIFY_MAX_FIELD));
 	}
 	if (!rc)
 		rc = yw_strbuf_puts(b, "],\"fields\":");
@@ -212,7 +212,7 @@ static void refill(const struct yw_notify_channel *c, struct chan_state *s, int6
 
 /* Rebuilds the alert of an outbox row; strings point into *root, tags into tags[]. */
 static int load_alert(const char *text, json_t **root, const char **tags, char **fields,
-		      struct yw_notify_alert *a)
+                      struct yw_notify_alert *a)
 {
 	memset(a, 0, sizeof(*a));
 	*root = json_loads(text, 0, NULL);
@@ -239,7 +239,7 @@ static int load_alert(const char *text, json_t **root, const char **tags, char *
 
 /* Sends one row; 0 when delivered. */
 static int send_row(struct yw_notify *n, const struct yw_notify_channel *c,
-		    const struct yw_outbox_row *r, int64_t now, char *err, size_t errlen)
+                    const struct yw_outbox_row *r, int64_t now, char *err, size_t errlen)
 {
 	json_t *root = NULL;
 	const char *tags[YW_NOTIFY_MAX_TAGS];
@@ -256,8 +256,8 @@ static int send_row(struct yw_notify *n, const struct yw_notify_channel *c,
 		if (n->o.send)
 			rc = n->o.send(n->o.ud, c, r->dedup, body.data, body.len);
 		else
-			rc = yw_notify_transport(c, r->dedup, body.data, body.len, now, err,
-						 errlen);
+			rc =
+			    yw_notify_transport(c, r->dedup, body.data, body.len, now, err, errlen);
 		if (rc && !err[0])
 			snprintf(err, errlen, "send failed");
 	}
@@ -278,16 +278,16 @@ static int dispatch_channel(struct yw_notify *n, size_t ci, int64_t now)
 	struct yw_outbox_row rows[YW_NOTIFY_BATCH];
 	size_t nr = 0;
 	/* One row more than the tokens allow tells whether the limit held anything back. */
-	int rc = yw_outbox_due(n->ob, c->name, now, max + 1 > YW_NOTIFY_BATCH ? max : max + 1,
-			       rows, &nr);
+	int rc = yw_outbox_due(n->ob, c->name, now, max + 1 > YW_NOTIFY_BATCH ? max : max + 1, rows,
+	                       &nr);
 	if (rc)
 		return rc;
 	int sent = 0;
 	for (size_t i = 0; i < nr; i++) {
 		if (i >= max) {
 			atomic_fetch_add(&n->rate_limited, 1);
-			int64_t wait = (int64_t)((1.0 - s->tokens) * 60000.0 /
-						 (double)c->rate_per_minute) + 1;
+			int64_t wait =
+			    (int64_t)((1.0 - s->tokens) * 60000.0 / (double)c->rate_per_minute) + 1;
 			if (wait < n->wait_hint_ms)
 				n->wait_hint_ms = wait;
 			break;
@@ -298,22 +298,24 @@ static int dispatch_channel(struct yw_notify *n, size_t ci, int64_t now)
 		int64_t attempts = rows[i].attempts + 1;
 		if (!send_row(n, c, &rows[i], now, err, sizeof(err))) {
 			rc = yw_outbox_mark(n->ob, rows[i].id, YW_OUTBOX_SENT, attempts, now, NULL,
-					    now);
+			                    now);
 			atomic_fetch_add(&n->sent, 1);
 			sent++;
 		} else if (attempts >= c->max_attempts) {
-			yw_logf(YW_LOG_ERROR, "notify %s: giving up on %s after %" PRId64
-					      " attempts: %s",
-				c->name, rows[i].dedup, attempts, err);
+			yw_logf(YW_LOG_ERROR,
+			        "notify %s: giving up on %s after %" PRId64 " attempts: %s",
+			        c->name, rows[i].dedup, attempts, err);
 			rc = yw_outbox_mark(n->ob, rows[i].id, YW_OUTBOX_FAILED, attempts, now, err,
-					    now);
+			                    now);
 			atomic_fetch_add(&n->failed, 1);
 		} else {
 			int64_t next = now + backoff(n, attempts);
-			yw_logf(YW_LOG_WARNING, "notify %s: attempt %" PRId64 " failed (%s), retry in %" PRId64 " ms",
-				c->name, attempts, err, next - now);
+			yw_logf(YW_LOG_WARNING,
+			        "notify %s: attempt %" PRId64 " failed (%s), retry in %" PRId64
+			        " ms",
+			        c->name, attempts, err, next - now);
 			rc = yw_outbox_mark(n->ob, rows[i].id, YW_OUTBOX_PENDING, attempts, next,
-					    err, now);
+			                    err, now);
 			atomic_fetch_add(&n->retries, 1);
 		}
 		if (rc)
@@ -385,14 +387,13 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int yw_notify_new(const char *data_dir, struct yw_notify_channels *channels,
-		  struct yw_notify **out)
+int yw_notify_new(const char *data_dir, struct yw_notify_channels *channels, struct yw_notify **out)
 {
 	return yw_notify_new_opts(data_dir, channels, NULL, out);
 }
 
 int yw_notify_new_opts(const char *data_dir, struct yw_notify_channels *channels,
-		       const struct yw_notify_opts *opts, struct yw_notify **out)
+                       const struct yw_notify_opts *opts, struct yw_notify **out)
 {
 	*out = NULL;
 	if (channels->n > YW_NOTIFY_MAX_CHANNELS)

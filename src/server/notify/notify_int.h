@@ -25,7 +25,7 @@ int yw_notify_base64(const unsigned char *in, size_t n, char *out, size_t outsz)
 /* Sends one rendered message over the channel's transport (send.c). err gets a short reason
  * for the log. Returns 0 when the receiver accepted it. */
 int yw_notify_transport(const struct yw_notify_channel *ch, const char *dedup, const char *body,
-			size_t len, int64_t now_ms, char *err, size_t errlen);
+                        size_t len, int64_t now_ms, char *err, size_t errlen);
 
 /* ---- the outbox (outbox.c): one SQLite file, one connection behind a mutex ---- */
 
@@ -45,15 +45,15 @@ void yw_outbox_close(struct yw_outbox *ob);
 /* Inserts one pending row per channel in one transaction; *added counts rows written (a row
  * with the same channel and dedup key already there is kept and not counted). */
 int yw_outbox_put(struct yw_outbox *ob, const char *const *channels, size_t n, const char *dedup,
-		  const char *payload, int64_t now_ms, size_t *added);
+                  const char *payload, int64_t now_ms, size_t *added);
 /* Pending rows of channel due at now_ms, oldest first, at most max. rows[i] strings are
  * freed with yw_outbox_rows_free. */
 int yw_outbox_due(struct yw_outbox *ob, const char *channel, int64_t now_ms, size_t max,
-		  struct yw_outbox_row *rows, size_t *n);
+                  struct yw_outbox_row *rows, size_t *n);
 void yw_outbox_rows_free(struct yw_outbox_row *rows, size_t n);
 /* Sets a row's state (SENT / FAILED / PENDING with next_at), attempts and last error. */
-int yw_outbox_mark(struct yw_outbox *ob, int64_t id, int state, int64_t attempts,
-		   int64_t next_at, const char *err, int64_t now_ms);
+int yw_outbox_mark(struct yw_outbox *ob, int64_t id, int state, int64_t attempts, int64_t next_at,
+                   const char *err, int64_t now_ms);
 /* Earliest next_at of pending rows of channel (INT64_MAX if none). */
 int yw_outbox_next(struct yw_outbox *ob, const char *channel, int64_t *next_at);
 /* Rows in state. */

@@ -21,19 +21,19 @@ struct yw_outbox {
 };
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS outbox("
-	" id INTEGER PRIMARY KEY,"
-	" channel TEXT NOT NULL,"
-	" dedup TEXT NOT NULL,"
-	" payload TEXT NOT NULL,"
-	" created_at INTEGER NOT NULL,"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" next_at INTEGER NOT NULL,"
-	" state INTEGER NOT NULL DEFAULT 0,"
-	" done_at INTEGER,"
-	" last_error TEXT,"
-	" UNIQUE(channel, dedup));"
-	"CREATE INDEX IF NOT EXISTS outbox_due ON outbox(channel, state, next_at);";
+    "CREATE TABLE IF NOT EXISTS outbox("
+    " id INTEGER PRIMARY KEY,"
+    " channel TEXT NOT NULL,"
+    " dedup TEXT NOT NULL,"
+    " payload TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL,"
+    " state INTEGER NOT NULL DEFAULT 0,"
+    " done_at INTEGER,"
+    " last_error TEXT,"
+    " UNIQUE(channel, dedup));"
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(channel, state, next_at);";
 
 static int db_err(struct yw_outbox *ob, const char *what)
 {
@@ -61,27 +61,27 @@ int yw_outbox_open(const char *path, bool sync_full, struct yw_outbox **out)
 		goto fail;
 	sqlite3_busy_timeout(ob->db, 5000);
 	const char *pragmas = sync_full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-					: "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+	                                : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
 	if (sqlite3_exec(ob->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(ob->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_err(ob, "schema");
 		goto fail;
 	}
 	if (sqlite3_prepare_v2(ob->db,
-			       "INSERT OR IGNORE INTO outbox(channel, dedup, payload, created_at, "
-			       "next_at) VALUES(?1, ?2, ?3, ?4, ?4)",
-			       -1, &ob->put, NULL) != SQLITE_OK ||
+	                       "INSERT OR IGNORE INTO outbox(channel, dedup, payload, created_at, "
+	                       "next_at) VALUES(?1, ?2, ?3, ?4, ?4)",
+	                       -1, &ob->put, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ob->db,
-			       "SELECT id, attempts, dedup, payload FROM outbox WHERE channel = ?1 "
-			       "AND state = 0 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
-			       -1, &ob->due, NULL) != SQLITE_OK ||
+	                       "SELECT id, attempts, dedup, payload FROM outbox WHERE channel = ?1 "
+	                       "AND state = 0 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
+	                       -1, &ob->due, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ob->db,
-			       "UPDATE outbox SET state = ?2, attempts = ?3, next_at = ?4, "
-			       "last_error = ?5, done_at = ?6 WHERE id = ?1",
-			       -1, &ob->mark, NULL) != SQLITE_OK ||
+	                       "UPDATE outbox SET state = ?2, attempts = ?3, next_at = ?4, "
+	                       "last_error = ?5, done_at = ?6 WHERE id = ?1",
+	                       -1, &ob->mark, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ob->db,
-			       "SELECT min(next_at) FROM outbox WHERE channel = ?1 AND state = 0",
-			       -1, &ob->next, NULL) != SQLITE_OK) {
+	                       "SELECT min(next_at) FROM outbox WHERE channel = ?1 AND state = 0",
+	                       -1, &ob->next, NULL) != SQLITE_OK) {
 		rc = db_err(ob, "prepare");
 		goto fail;
 	}
@@ -106,7 +106,7 @@ void yw_outbox_close(struct yw_outbox *ob)
 }
 
 int yw_outbox_put(struct yw_outbox *ob, const char *const *channels, size_t n, const char *dedup,
-		  const char *payload, int64_t now_ms, size_t *added)
+                  const char *payload, int64_t now_ms, size_t *added)
 {
 	*added = 0;
 	pthread_mutex_lock(&ob->mu);
@@ -154,7 +154,7 @@ void yw_outbox_rows_free(struct yw_outbox_row *rows, size_t n)
 }
 
 int yw_outbox_due(struct yw_outbox *ob, const char *channel, int64_t now_ms, size_t max,
-		  struct yw_outbox_row *rows, size_t *n)
+                  struct yw_outbox_row *rows, size_t *n)
 {
 	*n = 0;
 	pthread_mutex_lock(&ob->mu);
@@ -186,8 +186,8 @@ int yw_outbox_due(struct yw_outbox *ob, const char *channel, int64_t now_ms, siz
 	return rc;
 }
 
-int yw_outbox_mark(struct yw_outbox *ob, int64_t id, int state, int64_t attempts,
-		   int64_t next_at, const char *err, int64_t now_ms)
+int yw_outbox_mark(struct yw_outbox *ob, int64_t id, int state, int64_t attempts, int64_t next_at,
+                   const char *err, int64_t now_ms)
 {
 	pthread_mutex_lock(&ob->mu);
 	sqlite3_bind_int64(ob->mark, 1, id);
@@ -256,6 +256,5 @@ int yw_outbox_count(struct yw_outbox *ob, int state, uint64_t *n)
 
 int yw_outbox_prune(struct yw_outbox *ob, int64_t before_ms)
 {
-	return exec_int(ob, "DELETE FROM outbox WHERE state = 1 AND done_at < ?1", before_ms,
-			NULL);
+	return exec_int(ob, "DELETE FROM outbox WHERE state = 1 AND done_at < ?1", before_ms, NULL);
 }

@@ -19,7 +19,7 @@ int yw_notify_base64(const unsigned char *in, size_t n, char *out, size_t outsz)
 }
 
 static int hmac256(const void *key, size_t keylen, const void *msg, size_t len,
-		   unsigned char mac[32])
+                   unsigned char mac[32])
 {
 	unsigned int maclen = 0;
 	if (keylen > INT32_MAX)
@@ -77,7 +77,7 @@ int yw_notify_sign_feishu(const char *secret, int64_t ts_s, char *out, size_t ou
 }
 
 int yw_notify_sign_webhook(const char *secret, const char *ts, const char *body, size_t len,
-			   char *out, size_t outsz)
+                           char *out, size_t outsz)
 {
 	size_t tlen = strlen(ts);
 	if (len > SIZE_MAX - tlen - 2)
