@@ -133,6 +133,7 @@ static int work_reserve(struct work *w, size_t n)
 struct match_ctx {
 	struct worker *p;
 	const char *event_json;
+	int64_t ts_ns; /* @timestamp of the event, 0 when it has none */
 };
 
 /* Records an alert on the current record. extra, when given, is JSON members (without
@@ -190,8 +191,18 @@ static int add_alert(struct match_ctx *m, const struct yw_rule_info *r, const ch
 		.tags = (const char *)(uintptr_t)off,
 		.event = (const char *)(uintptr_t)ev_off,
 	};
-	if (m->p->o.on_alert)
-		m->p->o.on_alert(m->p->o.ud, w->job->agent_id, r, m->event_json);
+	if (m->p->o.on_alert) {
+		const struct yw_record *rec = &w->job->records[w->cur];
+		struct yw_pipeline_alert pa = {
+			.agent_id = w->job->agent_id,
+			.agent_name = w->job->agent_name,
+			.rule = r,
+			.event_json = w->alert_text.data + ev_off,
+			.ts_ns = m->ts_ns ? m->ts_ns : rec->ts_ns,
+			.seq = rec->seq,
+		};
+		m->p->o.on_alert(m->p->o.ud, &pa);
+	}
 	return 0;
 }
 
@@ -250,7 +261,8 @@ static int on_event(void *ud, struct yw_event *ev)
 	if (rc)
 		return rc;
 	w->nevents++;
-	struct match_ctx m = {p, out->data};
+	const struct yw_field *ts = yw_event_get(ev, "@timestamp");
+	struct match_ctx m = {p, out->data, ts && ts->type == YW_T_TIME ? ts->num : 0};
 	return yw_ruleset_match(p->rs, ev, on_match, &m);
 }
 

@@ -24,9 +24,18 @@ struct yw_pipeline;
 typedef void (*yw_pipeline_done_fn)(void *ud, uint64_t conn, const char *agent_id, uint64_t ack,
 				    int rc);
 
-/* Runs on the worker thread for every alert stored (for notification and live views). */
-typedef void (*yw_pipeline_alert_fn)(void *ud, const char *agent_id,
-				     const struct yw_rule_info *rule, const char *event_json);
+/* One alert as the pipeline raises it (all borrowed for the callback). */
+struct yw_pipeline_alert {
+	const char *agent_id, *agent_name;
+	const struct yw_rule_info *rule; /* detection or correlation rule */
+	const char *event_json;          /* the evidence as stored */
+	int64_t ts_ns;                   /* the event's @timestamp, else when it was collected */
+	uint64_t seq;                    /* the record it came from */
+};
+
+/* Runs on a worker thread for every alert raised, before its batch is stored (notification
+ * is at-least-once: a batch that fails to store is sent again by the agent). */
+typedef void (*yw_pipeline_alert_fn)(void *ud, const struct yw_pipeline_alert *a);
 
 struct yw_pipeline_opts {
 	size_t workers;            /* decode+detect threads; agents are spread by id (0 = 1) */

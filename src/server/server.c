@@ -733,6 +733,55 @@ static void on_wake(struct yw_loop *l, void *ud)
 	}
 }
 
+/* ---- notifications ---- */
+
+struct group_ctx {
+	char group[128];
+};
+
+static int agent_group(void *ud, const struct yw_store_agent *a)
+{
+	struct group_ctx *g = ud;
+	snprintf(g->group, sizeof(g->group), "%s", a->group ? a->group : "");
+	return 0;
+}
+
+/* Runs on pipeline workers: queue the alert for every channel whose filters it passes, with
+ * the solution (Chinese first: the operators' language) attached. */
+static void pipeline_alert(void *ud, const struct yw_pipeline_alert *a)
+{
+	struct yw_server *s = ud;
+	if (!s->notify)
+		return;
+	struct group_ctx g = {""};
+	yw_store_agent_get(s->store, a->agent_id, agent_group, &g);
+	struct yw_strbuf sol = YW_STRBUF_INIT;
+	int level = 0;
+	const struct yw_solution *so =
+		s->sols ? yw_solutions_resolve(s->sols, a->rule, &level) : NULL;
+	if (so)
+		yw_solution_text(so, level, YW_LANG_ZH, &sol);
+	int lv = yw_level_parse(a->rule->level);
+	struct yw_notify_alert na = {
+		.rule_id = a->rule->id ? a->rule->id : a->rule->title,
+		.title = a->rule->title,
+		.level = lv < 0 ? YW_LEVEL_INFORMATIONAL : lv,
+		.agent_id = a->agent_id,
+		.agent_name = a->agent_name,
+		.group = g.group[0] ? g.group : NULL,
+		.ts_ns = a->ts_ns,
+		.tags = a->rule->tags,
+		.ntags = a->rule->ntags,
+		.event_json = a->event_json,
+		.solution = sol.len ? sol.data : NULL,
+	};
+	int rc = yw_notify_alert(s->notify, &na);
+	if (rc)
+		yw_logf(YW_LOG_WARNING, "notification of '%s' not queued: %s", a->rule->title,
+			yw_strerror(rc));
+	yw_strbuf_free(&sol);
+}
+
 /* ---- revocation ---- */
 
 static bool tls_is_revoked(void *ud, const char *agent_id, const char *serial)
@@ -795,6 +844,10 @@ const struct yw_opt yw_server_opts[] = {
 	OPTR("tokens.default_ttl", YW_OPT_DURATION, token_default_ttl_ms, "24h",
 	     "lifetime of a new enrolment token unless --expires says otherwise", 60000,
 	     31536000000LL),
+	OPT("notify.channels", YW_OPT_STR, notify_channels, NULL,
+	    "YAML file of notification channels (docs/notifications.md); none by default"),
+	OPT("solutions", YW_OPT_STR, solutions, NULL,
+	    "solution library directory (default: the shipped rules/solutions)"),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_server_config, log_level), "info",
 	 "lowest level of log lines written", 0, 0, log_levels},
 };
@@ -949,10 +1002,37 @@ int yw_server_start(struct yw_server *s)
 	s->done_mu = &done_mu;
 	yw_loop_on_wake(s->loop, on_wake, s);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char sdir[4096];
+	const char *soldir = s->cfg.solutions ? s->cfg.solutions
+					      : yw_solutions_default_dir(sdir, sizeof(sdir));
+	if (soldir) {
+		struct yw_diags sd = YW_DIAGS_INIT;
+		rc = yw_solutions_load(soldir, &sd, &s->sols);
+		if (rc && rc != YW_EINVAL)
+			yw_logf(YW_LOG_WARNING, "solutions %s: %s", soldir, yw_strerror(rc));
+		else if (sd.nerrors)
+			yw_logf(YW_LOG_WARNING, "solutions %s: %zu entries skipped", soldir, sd.nerrors);
+		yw_diags_free(&sd);
+	}
+	if (s->cfg.notify_channels) {
+		struct yw_notify_channels chs = {0};
+		struct yw_diags nd = YW_DIAGS_INIT;
+		rc = yw_notify_load_channels(s->cfg.notify_channels, &chs, &nd);
+		yw_diags_print(&nd, stderr);
+		yw_diags_free(&nd);
+		if (rc == 0)
+			rc = yw_notify_new(s->cfg.data_dir, &chs, &s->notify);
+		yw_notify_channels_free(&chs);
+		if (rc) {
+			yw_logf(YW_LOG_ERROR, "notifications: %s", yw_strerror(rc));
+			return rc;
+		}
+	}
 	struct yw_pipeline_opts po = {
 		.workers = s->cfg.workers > 0 ? (size_t)s->cfg.workers : (size_t)(ncpu > 0 ? ncpu : 1),
 		.max_queued = SIZE_MAX,
 		.done = pipeline_done,
+		.on_alert = pipeline_alert,
 		.ud = s,
 	};
 	if ((rc = yw_pipeline_new(&po, s->store, s->rules, &s->pipe)) != 0)
@@ -987,6 +1067,8 @@ void yw_server_stop(struct yw_server *s)
 	/* The pipeline finishes what is queued; ACKs for it are not sent (agents resend, the
 	 * store drops the duplicates). */
 	yw_pipeline_free(s->pipe);
+	yw_notify_free(s->notify);
+	yw_solutions_free(s->sols);
 	if (s->loop)
 		on_wake(s->loop, s);
 	yw_loop_free(s->loop);

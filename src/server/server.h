@@ -8,6 +8,8 @@
 #include "pipeline.h"
 #include "yiwang/config.h"
 #include "yiwang/log.h"
+#include "yiwang/notify.h"
+#include "yiwang/solution.h"
 #include "yiwang/loop.h"
 #include "yiwang/pki.h"
 #include "yiwang/proto.h"
@@ -30,6 +32,8 @@ struct yw_server_config {
 	int64_t token_default_uses;
 	int64_t token_default_ttl_ms;
 	char *log_level;
+	char *notify_channels; /* YAML file of notification channels; NULL = none */
+	char *solutions;       /* solution library directory; NULL = the shipped one */
 };
 
 extern const struct yw_opt yw_server_opts[];
@@ -45,6 +49,8 @@ struct yw_server {
 	struct yw_tls_ctx *tls;
 	struct yw_ruleset *rules;
 	struct yw_pipeline *pipe;
+	struct yw_notify *notify;     /* NULL when no channel is configured */
+	struct yw_solutions *sols;    /* NULL when the library cannot be found */
 	struct yw_proto *proto; /* loop thread's codec */
 	int listen_fd, api_fd;
 	char api_path[4096];

@@ -6,6 +6,7 @@ T=$(mktemp -d /tmp/yw-e2e.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  { wait "${PIDS[@]}"; } 2>/dev/null || true
   [ -n "${NETNS:-}" ] && { ip link del yw-h0 2>/dev/null || true; ip netns del "$NETNS" 2>/dev/null || true; }
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
