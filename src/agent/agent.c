@@ -85,6 +85,7 @@ static const char *const starts[] = {"end", "beginning", NULL};
 static const char *const policies[] = {"block", "drop_oldest", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 static const char *const journald_modes[] = {"auto", "on", "off", NULL};
+static const char *const fim_hashes[] = {"sha256", "sm3", NULL};
 
 #define OPT(k, t, f, d, h) {k, t, offsetof(struct yw_agent_config, f), d, h, 0, 0, NULL}
 #define OPTR(k, t, f, d, h, lo, hi) {k, t, offsetof(struct yw_agent_config, f), d, h, lo, hi, NULL}
@@ -137,6 +138,17 @@ const struct yw_opt yw_agent_opts[] = {
 	    "policy files or globs (default: the shipped policies)"),
 	OPTR("sca.interval", YW_OPT_DURATION, sca_interval_ms, "12h",
 	     "how often the policies run", 10000, 604800000),
+	OPT("fim.enabled", YW_OPT_BOOL, fim_enabled, "true", "watch files for changes (FIM)"),
+	OPT("fim.paths", YW_OPT_LIST, fim_paths, "/etc,/usr/bin,/usr/sbin,/boot",
+	    "files and directories watched (recursively)"),
+	OPT("fim.realtime", YW_OPT_BOOL, fim_realtime, "true",
+	    "report changes as they happen (inotify) besides the scheduled scans"),
+	OPTR("fim.scan_interval", YW_OPT_DURATION, fim_scan_ms, "12h",
+	     "how often every watched file is compared with the baseline", 0, 604800000),
+	{"fim.hash", YW_OPT_ENUM, offsetof(struct yw_agent_config, fim_hash), "sha256",
+	 "content hash (sm3 for deployments that require national algorithms)", 0, 0, fim_hashes},
+	OPTR("fim.io_rate", YW_OPT_SIZE, fim_io_rate, "20MiB",
+	     "bytes per second a scan may read for hashing (0: no limit)", 0, 1LL << 40),
 	OPT("network.enabled", YW_OPT_BOOL, network_enabled, "true",
 	    "report new listening sockets and outbound connections"),
 	OPTR("network.interval", YW_OPT_DURATION, network_interval_ms, "2s",
@@ -796,6 +808,20 @@ int yw_agent_run(struct yw_agent_config *cfg)
 			start_collector(&a, &yw_collector_sca, "sca.state", o, n);
 		else
 			yw_logf(YW_LOG_WARNING, "collector sca: no policies found; running without it");
+	}
+	if (cfg->fim_enabled && cfg->fim_paths.n) {
+		char ms[32], rate[32];
+		struct yw_collector_opt o[72];
+		size_t n = 0;
+		snprintf(ms, sizeof(ms), "%lld", (long long)cfg->fim_scan_ms);
+		snprintf(rate, sizeof(rate), "%lld", (long long)cfg->fim_io_rate);
+		o[n++] = (struct yw_collector_opt){"scan_interval_ms", ms};
+		o[n++] = (struct yw_collector_opt){"io_rate", rate};
+		o[n++] = (struct yw_collector_opt){"hash", cfg->fim_hash};
+		o[n++] = (struct yw_collector_opt){"realtime", cfg->fim_realtime ? "on" : "off"};
+		for (size_t i = 0; i < cfg->fim_paths.n && n < 72; i++)
+			o[n++] = (struct yw_collector_opt){"path", cfg->fim_paths.v[i]};
+		start_collector(&a, &yw_collector_fim, "fim.state", o, n);
 	}
 	if (cfg->network_enabled) {
 		char ms[32];

@@ -481,4 +481,41 @@
 /* Field data the library is asked to return (a hint): a MESSAGE past a line's limit is cut. */
 #define YW_JOURNALD_DATA_THRESHOLD YW_MAX_LINE
 
+/* ---- response actions (agent/respond.c, server/respond.c) (ra) ---- */
+
+/* Longest an IP stays blocked: 30 days. A permanent block belongs in the host's firewall
+ * configuration, where an administrator sees it. */
+#define YW_RESPOND_MAX_BLOCK_S (30LL * 86400)
+
+/* Allowlist entries: configured CIDRs plus loopback, this host's and the server's addresses. */
+#define YW_RESPOND_MAX_ALLOW 1024
+
+/* Output kept from a helper program (nft, usermod) for the result's error text. */
+#define YW_RESPOND_MAX_OUTPUT 4096
+
+/* Longest a command may take (helper timeout, kill grace, hashing): commands run on the
+ * agent's loop, which must get back to its heartbeat (30 s by default, 3 missed = reconnect). */
+#define YW_RESPOND_MAX_TIMEOUT_MS 60000
+
+/* A quarantine sidecar read back at restore: a path and a few numbers. */
+#define YW_RESPOND_MAX_SIDECAR 65536
+
+/* Arguments copied into an audit record; beyond, only their size is kept, so the record stays
+ * under YW_MAX_RECORD_DATA whatever the server sends. */
+#define YW_RESPOND_MAX_AUDIT_ARGS 65536
+
+/* Commands' results the server's responses.db keeps per row (the protocol allows 1 MiB). */
+#define YW_RESPOND_MAX_RESULT (256 * 1024)
+
+/* ---- alert triage: de-duplication, suppressions, incidents (store) (al) ---- */
+
+/* Bytes of an alert's de-duplication key (a caller's, or the default made from the evidence:
+ * a correlation group can be long); longer keys are cut, so two keys equal in their first
+ * 256 bytes count as one: enough for addresses, user names and a few group-by values. */
+#define YW_STORE_MAX_DEDUP_KEY 256
+
+/* Suppressions held at once: ingest checks every unexpired one against each new alert, so
+ * the count bounds that cost; operators need tens, not thousands. */
+#define YW_STORE_MAX_SUPPRESSIONS 1000
+
 #endif

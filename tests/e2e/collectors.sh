@@ -6,7 +6,13 @@ source "$(dirname "$0")/lib.bash"
 port=$(free_port); S=$T/s; A=$T/a
 start_server "$S" "127.0.0.1:$port" --rules "$src/rules/sigma" --rules "$shared/sigma/rules/linux"
 "$build/yiwang-agent" enroll "$("$build/yiwang" token create --data-dir "$S")" --state-dir "$A" >/dev/null
-printf 'network:\n  interval: 200ms\n' > "$T/agent.yml"
+mkdir -p "$T/watched"; echo original > "$T/watched/app.conf"
+cat > "$T/agent.yml" <<YML
+network:
+  interval: 200ms
+fim:
+  paths: [$T/watched]
+YML
 "$build/yiwang-agent" --config "$T/agent.yml" --state-dir "$A" --file "$T/none.log" >>"$A.log" 2>&1 &
 PIDS+=($!)
 wait_for 10 grep -q "collector process started" "$A.log" || true
@@ -53,4 +59,21 @@ cq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"logsource.cat
 wait_for 10 sql_ge "$S" 1 "$cq" || true
 check "a new listening socket is reported" sql_ge "$S" 1 "$lq"
 check "the outbound connection is reported as network_connection" sql_ge "$S" 1 "$cq"
+# Inventory and baseline: the full inventory at start (packages included) and one SCA summary
+# with a pass rate for the shipped Debian policy.
+iq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.action\":\"inventory_snapshot_end\"%'"
+wait_for 15 sql_ge "$S" 1 "$iq" || true
+check "the inventory snapshot arrives" sql_ge "$S" 1 "$iq"
+check "with the installed packages" sql_ge "$S" 50 "SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.dataset\":\"inventory.packages\"%'"
+sq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.action\":\"sca_summary\"%' AND CAST(event AS TEXT) LIKE '%yiwang.sca.score%'"
+wait_for 15 sql_ge "$S" 1 "$sq" || true
+check "the baseline policy ran and reported its score" sql_ge "$S" 1 "$sq"
+# File integrity: the baseline is silent, a change made now arrives with its new hash.
+wait_for 10 sql_ge "$S" 1 "SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%fim_baseline_created%'" || true
+echo changed > "$T/watched/app.conf"
+h=$(sha256sum "$T/watched/app.conf" | cut -d' ' -f1)
+fq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.action\":\"file_modified\"%' AND CAST(event AS TEXT) LIKE '%$h%'"
+wait_for 10 sql_ge "$S" 1 "$fq" || true
+check "a modified watched file is reported with its new hash" sql_ge "$S" 1 "$fq"
+check "the baseline itself raised no file events" test "$(sqlite3 -cmd '.timeout 5000' "$S/yiwang.db" "SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%file_added%'")" -eq 0
 exit $fail

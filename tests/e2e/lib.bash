@@ -25,6 +25,8 @@ inventory:
   enabled: false
 sca:
   enabled: false
+fim:
+  enabled: false
 YML
 check() { local what=$1; shift; if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

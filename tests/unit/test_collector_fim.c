@@ -9,7 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <linux/fs.h>
 #include <signal.h>
@@ -52,18 +52,30 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+/* Removes name under dfd recursively, fd-relative so paths longer than PATH_MAX go too. */
+static void rm_at(int dfd, const char *name)
 {
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP)
-		return rmdir(p);
-	return unlink(p);
+	if (unlinkat(dfd, name, 0) == 0)
+		return;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			rm_at(dirfd(d), de->d_name);
+	closedir(d);
+	unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
 static void rm_rf(const char *dir)
 {
-	nftw(dir, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+	rm_at(AT_FDCWD, dir);
 }
 
 static const char *sget(json_t *j, const char *k)
