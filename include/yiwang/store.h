@@ -29,6 +29,7 @@ enum {
 	YW_STORE_EUSEDUP = -65,  /* the enrolment token has no uses left */
 	YW_STORE_EREVOKED = -66, /* the agent is revoked */
 	YW_STORE_ESCHEMA = -67,  /* the database was written by a newer yiwang */
+	YW_STORE_ESTATE = -68,   /* the alert's status does not allow this change */
 };
 
 /* Like yw_strerror(), and knows the YW_STORE_E* codes too. */
@@ -87,6 +88,19 @@ struct yw_store_alert {
 	int level;         /* enum yw_level */
 	const char *tags;  /* JSON array text; NULL = "[]" */
 	const char *event; /* evidence: the event JSON; NULL = the record's decoded event */
+	/* What makes two alerts of one rule on one agent the same thing happening again (an
+	 * attacker's address, a user name). NULL = the default: the evidence's
+	 * yiwang.correlation.group, else source.ip, else user.name, else "". Cut to
+	 * YW_STORE_MAX_DEDUP_KEY bytes. */
+	const char *dedup_key;
+};
+
+/* What ingest did with each alert of a batch (yw_store_batch.outcomes). */
+enum yw_store_outcome {
+	YW_STORE_ALERT_NEW = 0,    /* stored as a new alert */
+	YW_STORE_ALERT_REPEAT = 1, /* counted on an open alert of the same rule, agent and key */
+	YW_STORE_ALERT_SUPPRESSED = 2, /* dropped by a suppression */
+	YW_STORE_ALERT_REPLAY = 3,     /* its record was already stored: ignored */
 };
 
 /* A batch of records from one agent, stored in one transaction. */
@@ -97,6 +111,9 @@ struct yw_store_batch {
 	const struct yw_store_alert *alerts;
 	size_t n_alerts;
 	int64_t now; /* stored at, and the alerts' created_at; 0 = the clock */
+	/* NULL, or n_alerts entries the store fills with enum yw_store_outcome, valid once ingest
+	 * returned 0 (notify only the NEW ones). */
+	unsigned char *outcomes;
 };
 
 /* An alert as stored; event_ts is its record's ts_ns. */
@@ -112,7 +129,18 @@ struct yw_store_alert_row {
 	int64_t event_ts;
 	int64_t created_at;
 	const char *event;
-	const char *status; /* "new" */
+	const char *status; /* "new", "acknowledged", "resolved", "false_positive" */
+	/* Schema 3: de-duplication and the lifecycle. Strings are "" when unset, times 0. */
+	const char *dedup_key;
+	uint64_t count;     /* occurrences folded into this alert (1 = just the first) */
+	int64_t first_seen; /* created_at of the first, arrival of the latest occurrence */
+	int64_t last_seen;
+	const char *ack_by; /* the last acknowledgement */
+	int64_t ack_at;
+	const char *ack_comment;
+	const char *closed_by; /* resolved or marked a false positive */
+	int64_t closed_at;
+	const char *closed_comment;
 };
 
 /* Filters of yw_store_alerts(); zero/NULL fields do not filter. Rows come in id order. */
@@ -123,6 +151,7 @@ struct yw_store_alert_query {
 	int64_t after_id;     /* id > after_id: poll with the last id seen (--follow) */
 	size_t limit;         /* at most this many rows; 0 = YW_STORE_DEFAULT_LIMIT */
 	int newest;           /* the newest `limit` matches (still in id order), not the oldest */
+	int open;             /* 1: only new or acknowledged alerts */
 };
 
 struct yw_store_stats {
@@ -136,11 +165,111 @@ struct yw_store_stats {
 struct yw_store_opts {
 	int sync_full;     /* 1: synchronous=FULL; 0: NORMAL (default, see docs/storage.md) */
 	int schema_target; /* tests: migrate up to this version, then only close; 0 = latest */
+	int64_t dedup_window_ns;    /* 0 = YW_STORE_DEDUP_WINDOW_NS; < 0 = no de-duplication */
+	int64_t incident_window_ns; /* 0 = YW_STORE_INCIDENT_WINDOW_NS */
 };
+
+/* An open alert absorbs a repeat that arrives within this long of its last occurrence. */
+#define YW_STORE_DEDUP_WINDOW_NS (3600LL * 1000000000LL)
+/* An open incident idle for longer than this is closed and the next alert opens a new one. */
+#define YW_STORE_INCIDENT_WINDOW_NS (24LL * 3600LL * 1000000000LL)
 
 typedef int (*yw_store_token_cb)(void *ctx, const struct yw_store_token *t);
 typedef int (*yw_store_agent_cb)(void *ctx, const struct yw_store_agent *a);
 typedef int (*yw_store_alert_cb)(void *ctx, const struct yw_store_alert_row *a);
+
+/* ---- lifecycle, incidents, suppressions, risk (schema 3) ---- */
+
+/* Changes of an alert's status. Allowed (anything else is YW_STORE_ESTATE):
+ *   ack             new -> acknowledged
+ *   resolve         new | acknowledged -> resolved
+ *   false_positive  new | acknowledged -> false_positive
+ *   reopen          acknowledged | resolved | false_positive -> new
+ * A closed alert (resolved, false_positive) changes only by reopen, so a verdict is never
+ * overwritten silently. */
+enum yw_alert_action {
+	YW_ALERT_ACK = 0,
+	YW_ALERT_RESOLVE = 1,
+	YW_ALERT_FALSE_POSITIVE = 2,
+	YW_ALERT_REOPEN = 3,
+};
+/* "ack", "resolve", "false_positive" (or "false-positive"), "reopen"; YW_EINVAL otherwise. */
+int yw_alert_action_parse(const char *name);
+
+struct yw_store_alert_change {
+	int64_t id;          /* the alert */
+	int action;          /* enum yw_alert_action */
+	const char *by;      /* who (required) */
+	const char *comment; /* NULL = none */
+	int64_t now;         /* 0 = the clock */
+};
+
+/* One row of an alert's audit trail. */
+struct yw_store_alert_event {
+	int64_t id;
+	int64_t alert_id;
+	int64_t ts;
+	const char *action; /* "ack", "resolve", ... */
+	const char *from;   /* status before */
+	const char *to;     /* status after */
+	const char *by;
+	const char *comment; /* "" when none */
+};
+
+/* An incident: the open alerts of one agent ("agent", key = agent id), or of one attacking
+ * address across agents ("source", key = source.ip). */
+struct yw_store_incident {
+	int64_t id;
+	const char *kind; /* "agent" or "source" */
+	const char *key;
+	int64_t opened_at;
+	int64_t updated_at; /* the last alert or repeat */
+	int64_t closed_at;  /* 0 = open */
+	uint64_t alert_count;
+	int max_level;
+	uint64_t agents; /* distinct agents among its alerts */
+};
+
+/* A suppression: alerts matching every criterion given are dropped at ingest until it
+ * expires. At least one of rule_id, agent_id, field must be set; field needs value. */
+struct yw_store_suppression {
+	int64_t id; /* set by the store */
+	const char *rule_id;
+	const char *agent_id;
+	const char *field;  /* an evidence field, e.g. "source.ip" */
+	const char *value;  /* its value as text */
+	int64_t expires_at; /* 0 = never */
+	int64_t created_at;
+	const char *by;
+	const char *why;
+	uint64_t hits; /* alerts dropped; kept by the store */
+};
+
+/* Per-agent risk (docs/risk.md); from yw_store_risk(). */
+struct yw_store_risk_row {
+	const char *agent_id;
+	const char *agent_name;
+	double score; /* 0..100 */
+	double alert_points, sca_points, exposure_points;
+	uint64_t open_alerts;
+	uint64_t open_by_level[YW_LEVEL_COUNT];
+	int sca_score;  /* the latest yiwang.sca.score, -1 = none yet */
+	uint64_t ports; /* listening ports reachable from other hosts */
+};
+
+struct yw_store_risk_point {
+	int64_t ts;
+	const char *scope; /* "fleet" or an agent id */
+	double score;
+};
+
+typedef int (*yw_store_alert_event_cb)(void *ctx, const struct yw_store_alert_event *e);
+typedef int (*yw_store_incident_cb)(void *ctx, const struct yw_store_incident *i);
+typedef int (*yw_store_suppression_cb)(void *ctx, const struct yw_store_suppression *s);
+typedef int (*yw_store_risk_cb)(void *ctx, const struct yw_store_risk_row *r);
+typedef int (*yw_store_risk_point_cb)(void *ctx, const struct yw_store_risk_point *p);
+
+struct yw_store_ingest_item;
 
 /* A backend. Every entry has the meaning of the yw_store_* wrapper of the same name. */
 struct yw_store;
@@ -163,11 +292,24 @@ struct yw_store_ops {
 	int (*agent_skip)(struct yw_store *st, const char *id, uint64_t seq, uint64_t *ack);
 	int (*ingest)(struct yw_store *st, const char *agent_id, const struct yw_store_batch *b,
 	              uint64_t *ack);
+	int (*ingest_many)(struct yw_store *st, struct yw_store_ingest_item *items, size_t n);
 	int (*alerts)(struct yw_store *st, const struct yw_store_alert_query *q,
 	              yw_store_alert_cb cb, void *ctx);
 	int (*stats)(struct yw_store *st, struct yw_store_stats *s);
 	int (*prune)(struct yw_store *st, int64_t before, uint64_t *deleted);
 	int (*backup)(struct yw_store *st, const char *path);
+	int (*alert_change)(struct yw_store *st, const struct yw_store_alert_change *c);
+	int (*alert_history)(struct yw_store *st, int64_t alert_id, yw_store_alert_event_cb cb,
+	                     void *ctx);
+	int (*incidents)(struct yw_store *st, int open_only, yw_store_incident_cb cb, void *ctx);
+	int (*suppress_add)(struct yw_store *st, const struct yw_store_suppression *s, int64_t *id);
+	int (*suppress_list)(struct yw_store *st, yw_store_suppression_cb cb, void *ctx);
+	int (*suppress_delete)(struct yw_store *st, int64_t id);
+	int (*risk)(struct yw_store *st, int64_t now, const char *agent_id, yw_store_risk_cb cb,
+	            void *ctx, double *fleet);
+	int (*risk_snapshot)(struct yw_store *st, int64_t now);
+	int (*risk_history)(struct yw_store *st, const char *scope, int64_t since,
+	                    yw_store_risk_point_cb cb, void *ctx);
 };
 
 /* Opens (creating if needed) the SQLite store in dir: dir is created 0700 (an existing one is
@@ -183,7 +325,7 @@ void yw_store_close(struct yw_store *st);
 const char *yw_store_backend(const struct yw_store *st);
 
 /* The schema version this program writes. */
-#define YW_STORE_SCHEMA_VERSION 2
+#define YW_STORE_SCHEMA_VERSION 3
 
 /* Rows yw_store_alerts() returns when the query sets no limit. */
 #define YW_STORE_DEFAULT_LIMIT 100
@@ -244,9 +386,31 @@ int yw_store_agent_skip(struct yw_store *st, const char *id, uint64_t seq, uint6
  * everything is stored) and events_received, commits, then sets *ack = last_seq: the agent may
  * drop records up to *ack from its spool. Send the ACK only after this returns 0.
  * YW_EINVAL (seq 0, an alert's record index out of range; nothing stored), YW_ENOENT (unknown
- * agent), YW_STORE_EREVOKED. */
+ * agent), YW_STORE_EREVOKED.
+ * Each alert of a new record is then, in order (docs/storage.md, "Alerts"): dropped if an
+ * unexpired suppression matches (its hits grow); else folded into the open alert with the same
+ * (rule, agent, dedup key) whose last occurrence is within the de-duplication window (count
+ * and last_seen grow); else stored as a new alert and linked to the agent's open incident and,
+ * when its evidence has source.ip, to that address's open incident (each opened if needed).
+ * Events with event.action sca_summary (yiwang.sca.score) and the inventory's listening ports
+ * keep the per-agent inputs of the risk score. */
 int yw_store_ingest(struct yw_store *st, const char *agent_id, const struct yw_store_batch *b,
                     uint64_t *ack);
+
+/* One batch of a group commit. */
+struct yw_store_ingest_item {
+	const char *agent_id;
+	const struct yw_store_batch *batch;
+	uint64_t ack; /* out: as yw_store_ingest's *ack */
+	int rc;       /* out: as yw_store_ingest's return value, for this batch alone */
+};
+
+/* Group commit: stores several batches (of any agents) in one transaction, each with
+ * yw_store_ingest's meaning and guarantees; a batch that fails is rolled back alone (its rc
+ * says why) and the others are kept. One commit instead of n: what lets a server take many
+ * small batches from many agents. Returns 0, or an error that failed every batch (e.g. the
+ * commit itself), which is then also in each rc. */
+int yw_store_ingest_many(struct yw_store *st, struct yw_store_ingest_item *items, size_t n);
 
 /* Calls cb for each alert matching q, in id order. */
 int yw_store_alerts(struct yw_store *st, const struct yw_store_alert_query *q, yw_store_alert_cb cb,
@@ -262,5 +426,47 @@ int yw_store_prune(struct yw_store *st, int64_t before, uint64_t *deleted);
 /* Writes a consistent copy of the database to path (which must not exist), mode 0600, while
  * the store stays in use (writes go on; other reads wait until the copy is done). */
 int yw_store_backup(struct yw_store *st, const char *path);
+
+/* ---- alert lifecycle ---- */
+
+/* Applies c (see enum yw_alert_action) and writes a row of the audit trail in the same
+ * transaction. YW_ENOENT unknown alert, YW_STORE_ESTATE not allowed from its status,
+ * YW_EINVAL no `by`, YW_ELIMIT a text over YW_MAX_STORE_TEXT. Closing an alert closes each
+ * incident it belongs to that has no other open alert. */
+int yw_store_alert_change(struct yw_store *st, const struct yw_store_alert_change *c);
+
+/* The audit trail of one alert, oldest first. */
+int yw_store_alert_history(struct yw_store *st, int64_t alert_id, yw_store_alert_event_cb cb,
+                           void *ctx);
+
+/* ---- incidents ---- */
+
+/* Incidents, newest first (open_only: closed_at == 0). */
+int yw_store_incidents(struct yw_store *st, int open_only, yw_store_incident_cb cb, void *ctx);
+
+/* ---- suppressions ---- */
+
+/* Adds s (id, hits ignored); *id (may be NULL) gets its id. YW_EINVAL no criterion, field
+ * without value, or no `by`; YW_ELIMIT a text too long. */
+int yw_store_suppress_add(struct yw_store *st, const struct yw_store_suppression *s, int64_t *id);
+/* Every suppression, expired ones included, by id. */
+int yw_store_suppress_list(struct yw_store *st, yw_store_suppression_cb cb, void *ctx);
+/* YW_ENOENT if there is no such suppression. */
+int yw_store_suppress_delete(struct yw_store *st, int64_t id);
+
+/* ---- risk (formula: docs/risk.md, src/server/risk.c) ---- */
+
+/* The risk of each agent (agent_id NULL) or one (YW_ENOENT if unknown) at time now, by
+ * agent name; *fleet (may be NULL) gets the fleet score over every non-revoked agent. */
+int yw_store_risk(struct yw_store *st, int64_t now, const char *agent_id, yw_store_risk_cb cb,
+                  void *ctx, double *fleet);
+
+/* Records the fleet score and every non-revoked agent's score at now in risk_history. The
+ * server calls it every few minutes. */
+int yw_store_risk_snapshot(struct yw_store *st, int64_t now);
+
+/* Recorded scores of scope ("fleet" or an agent id) at or after since, oldest first. */
+int yw_store_risk_history(struct yw_store *st, const char *scope, int64_t since,
+                          yw_store_risk_point_cb cb, void *ctx);
 
 #endif

@@ -18,6 +18,7 @@
 #include "yiwang/log.h"
 #include "yiwang/loop.h"
 #include "yiwang/proto.h"
+#include "yiwang/respond.h"
 #include "yiwang/spool.h"
 #include "yiwang/tls.h"
 
@@ -41,6 +42,7 @@ struct agent {
 	size_t ncoll;
 	struct yw_tls_ctx *tls_ctx;
 	struct yw_proto *proto;
+	struct yw_responder *resp; /* NULL: commands are answered DENIED */
 	char agent_id[YW_AGENT_ID_SIZE];
 	char server[300];
 	char host[256], os[512];
@@ -153,6 +155,22 @@ const struct yw_opt yw_agent_opts[] = {
 	    "report new listening sockets and outbound connections"),
 	OPTR("network.interval", YW_OPT_DURATION, network_interval_ms, "2s",
 	     "how often sockets are compared", 100, 3600000),
+	OPT("respond.enabled", YW_OPT_BOOL, respond_enabled, "true",
+	    "run response actions the server asks for (block_ip, kill_process, quarantine_file, "
+	    "lock_account)"),
+	OPT("respond.actions", YW_OPT_LIST, respond_actions, NULL,
+	    "response actions allowed, with their inverses (default: all)"),
+	OPT("respond.allow_ips", YW_OPT_LIST, respond_allow_ips, NULL,
+	    "addresses or CIDRs never blocked, beyond loopback, this host's and the server's"),
+	OPT("respond.quarantine_dir", YW_OPT_STR, respond_quarantine_dir, NULL,
+	    "where quarantined files go (default: <state_dir>/quarantine; 0700)"),
+	OPT("respond.quarantine_paths", YW_OPT_LIST, respond_quarantine_paths,
+	    "/tmp,/var/tmp,/dev/shm,/home,/root,/srv,/var/www,/opt",
+	    "only files under these directories may be quarantined"),
+	OPT("respond.allow_system_accounts", YW_OPT_BOOL, respond_allow_system_accounts, "false",
+	    "allow locking accounts below UID_MIN (root never)"),
+	OPTR("respond.timeout", YW_OPT_DURATION, respond_timeout_ms, "10s",
+	     "longest a response action may take", 1000, 60000),
 	OPTR("poll_interval", YW_OPT_DURATION, poll_ms, "100ms", "how often sources are polled",
 	     10, 10000),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_agent_config, log_level), "info",
@@ -485,15 +503,8 @@ static int handle(struct agent *a, const struct yw_msg *m)
 	case YW_MSG_PONG:
 	case YW_MSG_CONFIG:
 		return 0;
-	case YW_MSG_COMMAND: {
-		/* Response actions arrive with a later release: say so instead of ignoring. */
-		struct yw_msg r = {.type = YW_MSG_COMMAND_RESULT};
-		r.command_result.id = m->command.id;
-		r.command_result.status = YW_CMD_UNKNOWN;
-		r.command_result.result_json = "{}";
-		r.command_result.result_json_len = 2;
-		return yw_proto_encode(a->proto, &r, &a->out);
-	}
+	case YW_MSG_COMMAND:
+		return yw_respond_command(a->resp, &m->command, a->proto, &a->out);
 	case YW_MSG_ERROR:
 		yw_logf(YW_LOG_WARNING, "server error %u: %.*s", m->error.code,
 			(int)m->error.message_len, m->error.message);
@@ -755,6 +766,8 @@ int yw_agent_run(struct yw_agent_config *cfg)
 		yw_logf(YW_LOG_ERROR, "spool %s: %s", path, yw_strerror(rc));
 		goto out;
 	}
+	if (cfg->respond_enabled)
+		yw_respond_new_agent(cfg, a.server, a.spool, &a.resp);
 	/* The file collector, with every configured pattern. */
 	if (cfg->files.n) {
 		struct yw_collector_opt *o = calloc(cfg->files.n + 1, sizeof(*o));
@@ -873,6 +886,7 @@ out:
 	yw_frame_decoder_free(a.dec);
 	for (size_t i = 0; i < a.ncoll; i++)
 		a.coll[i].ops->exit(a.coll[i].state);
+	yw_respond_free(a.resp);
 	yw_spool_close(a.spool);
 	yw_loop_free(a.loop);
 	yw_proto_free(a.proto);

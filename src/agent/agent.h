@@ -35,6 +35,13 @@ struct yw_agent_config {
 	char *fim_hash;
 	bool network_enabled;
 	int64_t network_interval_ms;
+	bool respond_enabled; /* response actions (respond.c) */
+	struct yw_strlist respond_actions;
+	struct yw_strlist respond_allow_ips;
+	char *respond_quarantine_dir;
+	struct yw_strlist respond_quarantine_paths;
+	bool respond_allow_system_accounts;
+	int64_t respond_timeout_ms;
 	char *log_level;
 };
 

@@ -18,6 +18,10 @@ int yw_cmd_hunt(int argc, char **argv);
 int yw_cmd_rules(int argc, char **argv);
 /* The solution for a rule or an ATT&CK technique (cmd_solution.c). */
 int yw_cmd_solution(int argc, char **argv);
+/* alert, incidents, suppress, risk: triage through the server's local API (cmd_alert.c). */
+int yw_cmd_alert(int argc, char **argv);
+/* Response actions on an agent (cmd_respond.c). */
+int yw_cmd_respond(int argc, char **argv);
 /* token, agents, alerts: through the server's local API (cmd_server.c). */
 int yw_cmd_server_api(const char *cmd, int argc, char **argv);
 

@@ -18,6 +18,11 @@ static void usage(FILE *out)
 	      "  token create create an enrolment string for a new agent\n"
 	      "  agents       list enrolled agents, or revoke one\n"
 	      "  alerts       print alerts stored by the server (--follow to stream)\n"
+	      "  alert        acknowledge, resolve, mark false positive or reopen an alert\n"
+	      "  incidents    alerts grouped per terminal and per attacking source\n"
+	      "  suppress     add, list or delete suppressions (with an expiry)\n"
+	      "  risk         risk scores of the fleet and of each terminal\n"
+	      "  respond      run a response action on an agent (block an IP, kill, quarantine, lock)\n"
 	      "  solution     what to do about a rule's alert or an ATT&CK technique (en/zh)\n"
 	      "  version      print the version\n"
 	      "\n"
@@ -39,6 +44,11 @@ int main(int argc, char **argv)
 		return yw_cmd_hunt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "rules"))
 		return yw_cmd_rules(argc - 1, argv + 1);
+	if (!strcmp(cmd, "alert") || !strcmp(cmd, "incidents") || !strcmp(cmd, "suppress") ||
+	    !strcmp(cmd, "risk"))
+		return yw_cmd_alert(argc - 1, argv + 1);
+	if (!strcmp(cmd, "respond"))
+		return yw_cmd_respond(argc - 1, argv + 1);
 	if (!strcmp(cmd, "solution"))
 		return yw_cmd_solution(argc - 1, argv + 1);
 	if (!strcmp(cmd, "token") || !strcmp(cmd, "agents") || !strcmp(cmd, "alerts"))

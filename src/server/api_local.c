@@ -6,6 +6,8 @@
  *            {"op":"token_create","group":"…","ttl_ms":N,"uses":N}
  *            {"op":"alerts","since":NS,"min_level":L,"agent":"…","after_id":N,"limit":N}
  *            {"op":"stats"}
+ *            {"op":"respond",...} (respond.c: send a response action, or read one by id)
+ *            alert triage (lifecycle, incidents, suppressions, risk): api_triage.h
  * Replies:   zero or more {"…"} rows, then {"ok":true,…} or {"ok":false,"error":"…"}. */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "api_triage.h"
+#include "respond.h"
 #include "server.h"
 #include "yiwang/error.h"
 
@@ -90,6 +94,16 @@ static int alert_row(void *ud, const struct yw_store_alert_row *a)
 	rc = rc ? rc : json_kv_int(b, "event_ts", a->event_ts);
 	rc = rc ? rc : json_kv_int(b, "created_at", a->created_at);
 	rc = rc ? rc : json_kv_str(b, "status", a->status, 1);
+	rc = rc ? rc : json_kv_int(b, "count", (long long)a->count);
+	rc = rc ? rc : json_kv_int(b, "first_seen", a->first_seen);
+	rc = rc ? rc : json_kv_int(b, "last_seen", a->last_seen);
+	rc = rc ? rc : json_kv_str(b, "dedup_key", a->dedup_key, 1);
+	rc = rc ? rc : json_kv_str(b, "ack_by", a->ack_by, 1);
+	rc = rc ? rc : json_kv_int(b, "ack_at", a->ack_at);
+	rc = rc ? rc : json_kv_str(b, "ack_comment", a->ack_comment, 1);
+	rc = rc ? rc : json_kv_str(b, "closed_by", a->closed_by, 1);
+	rc = rc ? rc : json_kv_int(b, "closed_at", a->closed_at);
+	rc = rc ? rc : json_kv_str(b, "closed_comment", a->closed_comment, 1);
 	rc = rc ? rc : yw_strbuf_printf(b, ",\"event\":%s}\n", a->event ? a->event : "null");
 	r->n++;
 	r->last_id = a->id;
@@ -153,6 +167,7 @@ static void handle(struct yw_server *s, const char *line, size_t len, struct yw_
 			.after_id = jint(req, "after_id", 0),
 			.limit = (size_t)jint(req, "limit", 100),
 			.newest = (int)jint(req, "newest", 0),
+			.open = (int)jint(req, "open", 0),
 		};
 		if (q.limit == 0 || q.limit > API_MAX_ROWS)
 			q.limit = API_MAX_ROWS;
@@ -174,6 +189,10 @@ static void handle(struct yw_server *s, const char *line, size_t len, struct yw_
 					 (unsigned long long)st.events, (unsigned long long)st.alerts,
 					 yw_pipeline_depth(s->pipe), (unsigned long long)ps.batches,
 					 yw_ruleset_count(s->rules));
+	} else if (yw_api_triage_op(op)) {
+		rc = yw_api_triage(s, op, req, out);
+	} else if (!strcmp(op, "respond")) {
+		yw_server_respond_api(s, req, out);
 	} else {
 		fail(out, "unknown op");
 	}

@@ -9,6 +9,11 @@
 #include "yiwang/error.h"
 #include "yiwang/loop.h"
 
+/* A worker takes up to this many queued batches (and records) at once and stores them in one
+ * transaction: many agents sending small batches would otherwise cost one commit each. */
+#define GROUP_JOBS    64
+#define GROUP_RECORDS 20000
+
 struct job {
 	struct job *next;
 	uint64_t conn;
@@ -23,6 +28,13 @@ struct work {
 	const char **event_ptrs;
 	size_t cap;
 	struct yw_store_alert *alerts;
+	/* Per alert, for the notification after the store decided whether it is new. */
+	struct pending_alert {
+		const struct yw_rule_info *rule;
+		int64_t ts_ns;
+		size_t record;
+	} *pending;
+	unsigned char *outcomes;
 	size_t nalerts, capalerts;
 	struct yw_strbuf alert_text; /* tags and titles of this batch's alerts */
 	size_t cur;                  /* record being decoded */
@@ -40,9 +52,12 @@ struct worker {
 	pthread_cond_t cv;
 	struct job *head, *tail;
 	size_t depth;
+	size_t queued_records;
 	bool stopping;
 	struct yw_pipeline_stats stats;
-	struct work w;
+	/* Working state of the jobs of one group commit; cw is the one being decoded. */
+	struct work works[GROUP_JOBS];
+	struct work *cw;
 	struct yw_decoder *dec_log, *dec_json;
 	struct yw_corr *corr; /* Sigma correlation rules; NULL when none are loaded */
 	bool started;
@@ -86,6 +101,7 @@ static int worker_submit(struct worker *p, uint64_t conn, const char *agent_id,
 		p->head = j;
 	p->tail = j;
 	p->depth++;
+	p->queued_records += n;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
@@ -140,13 +156,21 @@ struct match_ctx {
  * braces) put in front of the event's own fields in the stored evidence. */
 static int add_alert(struct match_ctx *m, const struct yw_rule_info *r, const char *extra)
 {
-	struct work *w = &m->p->w;
+	struct work *w = m->p->cw;
 	if (w->nalerts == w->capalerts) {
 		size_t cap = w->capalerts ? w->capalerts * 2 : 64;
 		struct yw_store_alert *a = realloc(w->alerts, cap * sizeof(*a));
 		if (!a)
 			return YW_ENOMEM;
 		w->alerts = a;
+		struct pending_alert *pa = realloc(w->pending, cap * sizeof(*pa));
+		if (!pa)
+			return YW_ENOMEM;
+		w->pending = pa;
+		unsigned char *o = realloc(w->outcomes, cap);
+		if (!o)
+			return YW_ENOMEM;
+		w->outcomes = o;
 		w->capalerts = cap;
 	}
 	/* Tags as a JSON array, kept as an offset until the batch's text buffer stops moving. */
@@ -191,18 +215,9 @@ static int add_alert(struct match_ctx *m, const struct yw_rule_info *r, const ch
 		.tags = (const char *)(uintptr_t)off,
 		.event = (const char *)(uintptr_t)ev_off,
 	};
-	if (m->p->o.on_alert) {
-		const struct yw_record *rec = &w->job->records[w->cur];
-		struct yw_pipeline_alert pa = {
-			.agent_id = w->job->agent_id,
-			.agent_name = w->job->agent_name,
-			.rule = r,
-			.event_json = w->alert_text.data + ev_off,
-			.ts_ns = m->ts_ns ? m->ts_ns : rec->ts_ns,
-			.seq = rec->seq,
-		};
-		m->p->o.on_alert(m->p->o.ud, &pa);
-	}
+	const struct yw_record *rec = &w->job->records[w->cur];
+	w->pending[w->nalerts - 1] = (struct pending_alert){r, m->ts_ns ? m->ts_ns : rec->ts_ns,
+							    w->cur};
 	return 0;
 }
 
@@ -246,7 +261,7 @@ static int on_match(void *ud, const struct yw_rule_info *r, const struct yw_even
 static int on_event(void *ud, struct yw_event *ev)
 {
 	struct worker *p = ud;
-	struct work *w = &p->w;
+	struct work *w = p->cw;
 	const struct job *j = w->job;
 	if (!yw_event_get(ev, "host.name") && j->agent_name[0])
 		yw_event_set_strz(ev, "host.name", j->agent_name);
@@ -266,9 +281,10 @@ static int on_event(void *ud, struct yw_event *ev)
 	return yw_ruleset_match(p->rs, ev, on_match, &m);
 }
 
-static int run_job(struct worker *p, const struct job *j, uint64_t *ack)
+/* Decodes and matches one job into p->cw and fills *b for the store. */
+static int run_job(struct worker *p, const struct job *j, struct yw_store_batch *b)
 {
-	struct work *w = &p->w;
+	struct work *w = p->cw;
 	int rc = work_reserve(w, j->n);
 	if (rc)
 		return rc;
@@ -296,49 +312,104 @@ static int run_job(struct worker *p, const struct job *j, uint64_t *ack)
 		w->alerts[i].tags = w->alert_text.data + (uintptr_t)w->alerts[i].tags;
 		w->alerts[i].event = w->alert_text.data + (uintptr_t)w->alerts[i].event;
 	}
-	struct yw_store_batch b = {
+	*b = (struct yw_store_batch){
 		.records = j->records,
 		.n = j->n,
 		.events = w->event_ptrs,
 		.alerts = w->alerts,
 		.n_alerts = w->nalerts,
 		.now = yw_wall_ns(),
+		.outcomes = w->outcomes,
 	};
-	return yw_store_ingest(p->st, j->agent_id, &b, ack);
+	return 0;
+}
+
+/* After the store: notify only what it kept as a new alert — not repeats folded into an open
+ * one, not suppressed ones, not replays of a batch stored before. */
+static void notify_new(struct worker *p, struct work *w, const struct job *j)
+{
+	for (size_t i = 0; p->o.on_alert && i < w->nalerts; i++) {
+		if (w->outcomes[i] != YW_STORE_ALERT_NEW)
+			continue;
+		const struct pending_alert *pa = &w->pending[i];
+		struct yw_pipeline_alert al = {
+			.agent_id = j->agent_id,
+			.agent_name = j->agent_name,
+			.rule = pa->rule,
+			.event_json = w->alerts[i].event,
+			.ts_ns = pa->ts_ns,
+			.seq = j->records[pa->record].seq,
+		};
+		p->o.on_alert(p->o.ud, &al);
+	}
 }
 
 static void *worker(void *arg)
 {
 	struct worker *p = arg;
+	struct job *group[GROUP_JOBS];
+	struct yw_store_batch batches[GROUP_JOBS];
+	struct yw_store_ingest_item items[GROUP_JOBS];
+	int rcs[GROUP_JOBS];
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (!p->head && !p->stopping)
 			pthread_cond_wait(&p->cv, &p->mu);
-		struct job *j = p->head;
-		if (!j) {
-			pthread_mutex_unlock(&p->mu);
-			break;
+		size_t n = 0, records = 0;
+		while (p->head && n < GROUP_JOBS && (n == 0 || records + p->head->n <= GROUP_RECORDS)) {
+			struct job *j = p->head;
+			p->head = j->next;
+			records += j->n;
+			group[n++] = j;
 		}
-		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
 		pthread_mutex_unlock(&p->mu);
+		if (n == 0)
+			break;
 
-		uint64_t ack = 0;
-		int rc = run_job(p, j, &ack);
-		pthread_mutex_lock(&p->mu);
-		p->depth--;
-		p->stats.batches++;
-		p->stats.events += p->w.nevents;
-		if (rc) {
-			p->stats.errors++;
-		} else {
-			p->stats.records += j->n;
-			p->stats.alerts += p->w.nalerts;
+		size_t nitems = 0;
+		for (size_t i = 0; i < n; i++) {
+			p->cw = &p->works[i];
+			rcs[i] = run_job(p, group[i], &batches[i]);
+			if (rcs[i] == 0)
+				items[nitems++] = (struct yw_store_ingest_item){group[i]->agent_id,
+										&batches[i], 0, 0};
 		}
+		yw_store_ingest_many(p->st, items, nitems);
+		size_t k = 0;
+		uint64_t events = 0, stored = 0, alerts = 0, errors = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct job *j = group[i];
+			uint64_t ack = 0;
+			int rc = rcs[i];
+			if (rc == 0) {
+				rc = items[k].rc;
+				ack = items[k].ack;
+				k++;
+			}
+			events += p->works[i].nevents;
+			if (rc) {
+				errors++;
+			} else {
+				stored += j->n;
+				alerts += p->works[i].nalerts;
+				notify_new(p, &p->works[i], j);
+			}
+			p->o.done(p->o.ud, j->conn, j->agent_id, ack, rc);
+		}
+		pthread_mutex_lock(&p->mu);
+		p->depth -= n;
+		for (size_t i = 0; i < n; i++)
+			p->queued_records -= group[i]->n;
+		p->stats.batches += n;
+		p->stats.events += events;
+		p->stats.records += stored;
+		p->stats.alerts += alerts;
+		p->stats.errors += errors;
 		pthread_mutex_unlock(&p->mu);
-		p->o.done(p->o.ud, j->conn, j->agent_id, ack, rc);
-		free(j);
+		for (size_t i = 0; i < n; i++)
+			free(group[i]);
 	}
 	return NULL;
 }
@@ -351,7 +422,8 @@ static int worker_start(struct worker *p, const struct yw_pipeline_opts *o, stru
 		p->o.max_queued = 256;
 	p->st = st;
 	p->rs = rs;
-	yw_strbuf_init(&p->w.alert_text, 0);
+	for (size_t i = 0; i < GROUP_JOBS; i++)
+		yw_strbuf_init(&p->works[i].alert_text, 0);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	struct yw_diags d = YW_DIAGS_INIT;
@@ -391,12 +463,17 @@ static void worker_stop(struct worker *p)
 	yw_corr_free(p->corr);
 	yw_decoder_free(p->dec_log);
 	yw_decoder_free(p->dec_json);
-	for (size_t i = 0; i < p->w.cap; i++)
-		yw_strbuf_free(&p->w.events[i]);
-	free(p->w.events);
-	free(p->w.event_ptrs);
-	free(p->w.alerts);
-	yw_strbuf_free(&p->w.alert_text);
+	for (size_t k = 0; k < GROUP_JOBS; k++) {
+		struct work *w = &p->works[k];
+		for (size_t i = 0; i < w->cap; i++)
+			yw_strbuf_free(&w->events[i]);
+		free(w->events);
+		free(w->event_ptrs);
+		free(w->alerts);
+		free(w->pending);
+		free(w->outcomes);
+		yw_strbuf_free(&w->alert_text);
+	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 }
@@ -447,6 +524,17 @@ int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_i
 	 * correlation state lives in one place. */
 	struct worker *w = &p->w[yw_hash(agent_id, strlen(agent_id)) % p->n];
 	return worker_submit(w, conn, agent_id, agent_name, records, n);
+}
+
+size_t yw_pipeline_records(struct yw_pipeline *p)
+{
+	size_t r = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i].mu);
+		r += p->w[i].queued_records;
+		pthread_mutex_unlock(&p->w[i].mu);
+	}
+	return r;
 }
 
 size_t yw_pipeline_depth(struct yw_pipeline *p)

@@ -33,8 +33,8 @@ struct yw_pipeline_alert {
 	uint64_t seq;                    /* the record it came from */
 };
 
-/* Runs on a worker thread for every alert raised, before its batch is stored (notification
- * is at-least-once: a batch that fails to store is sent again by the agent). */
+/* Runs on a worker thread for every alert the store kept as new, after its batch is stored
+ * (repeats folded into an open alert, suppressed alerts and replays are not passed on). */
 typedef void (*yw_pipeline_alert_fn)(void *ud, const struct yw_pipeline_alert *a);
 
 struct yw_pipeline_opts {
@@ -57,8 +57,9 @@ void yw_pipeline_free(struct yw_pipeline *p);
 int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_id,
 		       const char *agent_name, const struct yw_record *records, size_t n);
 
-/* Batches waiting or in progress. */
+/* Batches waiting or in progress, and the records in them. */
 size_t yw_pipeline_depth(struct yw_pipeline *p);
+size_t yw_pipeline_records(struct yw_pipeline *p);
 
 struct yw_pipeline_stats {
 	uint64_t batches, records, events, alerts, errors;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "respond.h"
 #include "server.h"
 #include "yiwang/error.h"
 #include "yiwang/tls.h"
@@ -181,6 +182,20 @@ static int conn_send(struct yw_conn *c, const struct yw_msg *m)
 		return YW_ELIMIT; /* a peer that does not read its acks */
 	int rc = yw_proto_encode(c->s->proto, m, &c->out);
 	return rc ? rc : conn_flush(c);
+}
+
+int yw_server_send_to_agent(struct yw_server *s, const char *agent_id, const struct yw_msg *m)
+{
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct yw_conn *c = s->conns[i];
+		if (c->state != C_STREAM || strcmp(c->ident.agent_id, agent_id))
+			continue;
+		int rc = conn_send(c, m);
+		if (rc)
+			conn_close(c, "write failed");
+		return rc;
+	}
+	return YW_ENOENT;
 }
 
 static void conn_error(struct yw_conn *c, uint16_t code, const char *msg)
@@ -428,7 +443,7 @@ static void throttle(struct yw_conn *c)
 
 static bool pipeline_full(struct yw_server *s)
 {
-	return yw_pipeline_depth(s->pipe) >= (size_t)s->cfg.queue_batches;
+	return yw_pipeline_records(s->pipe) >= (size_t)s->cfg.queue_batches;
 }
 
 static int handle_batch(struct yw_conn *c, const struct yw_msg_batch *b)
@@ -490,9 +505,7 @@ static int handle_frame(struct yw_conn *c, const struct yw_frame *f)
 	case YW_MSG_PONG:
 		return 0;
 	case YW_MSG_COMMAND_RESULT:
-		yw_logf(YW_LOG_INFO, "agent %s: command %llu finished with status %u",
-			c->ident.agent_id, (unsigned long long)m.command_result.id,
-			m.command_result.status);
+		yw_server_command_result(c->s, c->ident.agent_id, &m.command_result);
 		return 0;
 	case YW_MSG_BYE:
 		conn_close(c, "agent said goodbye");
@@ -782,6 +795,19 @@ static void pipeline_alert(void *ud, const struct yw_pipeline_alert *a)
 	yw_strbuf_free(&sol);
 }
 
+/* ---- risk history ---- */
+
+#define RISK_SNAPSHOT_MS (5 * 60 * 1000)
+
+static void risk_timer(struct yw_loop *l, void *ud)
+{
+	struct yw_server *s = ud;
+	int rc = yw_store_risk_snapshot(s->store, yw_wall_ns());
+	if (rc)
+		yw_logf(YW_LOG_WARNING, "risk snapshot: %s", yw_store_strerror(rc));
+	yw_loop_after(l, RISK_SNAPSHOT_MS, risk_timer, s);
+}
+
 /* ---- revocation ---- */
 
 static bool tls_is_revoked(void *ud, const char *agent_id, const char *serial)
@@ -837,8 +863,8 @@ const struct yw_opt yw_server_opts[] = {
 	OPTR("pipeline.workers", YW_OPT_INT, workers, "0",
 	     "decode and detection threads; each agent is served by one (0 = one per CPU)", 0,
 	     256),
-	OPTR("pipeline.queue", YW_OPT_INT, queue_batches, "256",
-	     "batches waiting for detection before agents are slowed down", 1, 100000),
+	OPTR("pipeline.queue", YW_OPT_INT, queue_batches, "100000",
+	     "records waiting for detection before agents are slowed down", 1000, 10000000),
 	OPTR("tokens.default_uses", YW_OPT_INT, token_default_uses, "1",
 	     "uses of a new enrolment token unless --uses says otherwise", 1, 1000000),
 	OPTR("tokens.default_ttl", YW_OPT_DURATION, token_default_ttl_ms, "24h",
@@ -1046,6 +1072,7 @@ int yw_server_start(struct yw_server *s)
 		return rc;
 	if ((rc = yw_api_local_start(s)) != 0)
 		return rc;
+	yw_loop_after(s->loop, 60 * 1000, risk_timer, s);
 	yw_logf(YW_LOG_INFO, "listening on %s for agents (advertised as %s); CA %s",
 		s->cfg.listen, s->cfg.advertise, yw_pki_ca_fingerprint(s->ca));
 	return 0;
@@ -1076,6 +1103,7 @@ void yw_server_stop(struct yw_server *s)
 	yw_ruleset_free(s->rules);
 	yw_tls_ctx_free(s->tls);
 	yw_pki_ca_free(s->ca);
+	yw_server_responses_close(s);
 	yw_store_close(s->store);
 	free(s->conns);
 }

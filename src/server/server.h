@@ -51,6 +51,7 @@ struct yw_server {
 	struct yw_pipeline *pipe;
 	struct yw_notify *notify;     /* NULL when no channel is configured */
 	struct yw_solutions *sols;    /* NULL when the library cannot be found */
+	struct yw_server_responses *responses; /* respond.c: responses.db, opened on first use */
 	struct yw_proto *proto; /* loop thread's codec */
 	int listen_fd, api_fd;
 	char api_path[4096];
@@ -78,5 +79,8 @@ int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_m
 size_t yw_server_online_count(struct yw_server *s);
 /* Whether an agent has a live connection. */
 bool yw_server_agent_online(struct yw_server *s, const char *agent_id);
+/* Sends m on the agent's live streaming connection: 0, YW_ENOENT (not connected), or the
+ * send's error (the connection is then closed). */
+int yw_server_send_to_agent(struct yw_server *s, const char *agent_id, const struct yw_msg *m);
 
 #endif

@@ -2,8 +2,6 @@
  * behind its own mutex, every statement prepared once from constant SQL text. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "yw_limits.h"
-#include "store_int.h"
-#include "yiwang/error.h"
+#include "sqlite_int.h"
 
 #define DB_NAME         "yiwang.db"
 #define HOUR_NS         (3600LL * 1000000000LL)
@@ -73,6 +69,66 @@ static const char *const migrations[YW_STORE_SCHEMA_VERSION] = {
     "CREATE INDEX alerts_agent ON alerts (agent, id);"
     "CREATE INDEX alerts_created ON alerts (created_at);"
     "CREATE TABLE alert_counts (level INTEGER PRIMARY KEY, n INTEGER NOT NULL);",
+    /* 3: de-duplication, lifecycle, incidents, suppressions, risk */
+    "ALTER TABLE alerts ADD COLUMN dedup_key TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE alerts ADD COLUMN first_seen INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE alerts ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE alerts ADD COLUMN ack_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE alerts ADD COLUMN ack_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE alerts ADD COLUMN ack_comment TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE alerts ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE alerts ADD COLUMN closed_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE alerts ADD COLUMN closed_comment TEXT NOT NULL DEFAULT '';"
+    "UPDATE alerts SET first_seen = created_at, last_seen = created_at;"
+    "CREATE INDEX alerts_dedup ON alerts (agent, rule_id, dedup_key, last_seen)"
+    " WHERE status IN ('new', 'acknowledged');"
+    "CREATE INDEX alerts_open ON alerts (agent) WHERE status IN ('new', 'acknowledged');"
+    "ALTER TABLE agents ADD COLUMN sca_score INTEGER NOT NULL DEFAULT -1;"
+    "CREATE TABLE agent_ports ("
+    " agent INTEGER NOT NULL,"
+    " key TEXT NOT NULL,"
+    " exposed INTEGER NOT NULL,"
+    " snapshot INTEGER NOT NULL,"
+    " PRIMARY KEY (agent, key)) WITHOUT ROWID;"
+    "CREATE TABLE alert_events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " alert INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL,"
+    " action TEXT NOT NULL,"
+    " from_status TEXT NOT NULL,"
+    " to_status TEXT NOT NULL,"
+    " who TEXT NOT NULL,"
+    " comment TEXT NOT NULL);"
+    "CREATE INDEX alert_events_alert ON alert_events (alert, id);"
+    "CREATE TABLE incidents ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " kind TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " opened_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " closed_at INTEGER NOT NULL DEFAULT 0,"
+    " alert_count INTEGER NOT NULL DEFAULT 0,"
+    " max_level INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX incidents_open ON incidents (kind, key) WHERE closed_at = 0;"
+    "CREATE TABLE incident_alerts ("
+    " incident INTEGER NOT NULL,"
+    " alert INTEGER NOT NULL,"
+    " PRIMARY KEY (incident, alert)) WITHOUT ROWID;"
+    "CREATE INDEX incident_alerts_alert ON incident_alerts (alert);"
+    "CREATE TABLE suppressions ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " rule_id TEXT,"
+    " agent_id TEXT,"
+    " field TEXT,"
+    " value TEXT,"
+    " expires_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " who TEXT NOT NULL,"
+    " why TEXT NOT NULL,"
+    " hits INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE risk_history (ts INTEGER NOT NULL, scope TEXT NOT NULL, score REAL NOT NULL);"
+    "CREATE INDEX risk_history_scope ON risk_history (scope, ts);",
 };
 
 #define AGENT_COLS                                                                                 \
@@ -97,7 +153,6 @@ enum wstmt {
 	W_EVENT_ADD,
 	W_NEXT_SEQS,
 	W_COUNT_RANGE,
-	W_ALERT_ADD,
 	W_ALERT_COUNT,
 	W_MARK,
 	W_PRUNE_MAX,
@@ -133,8 +188,6 @@ static const char *const wsql[W_COUNT] = {
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (agent, seq) DO NOTHING",
     [W_NEXT_SEQS] = "SELECT seq FROM events WHERE agent = ?1 AND seq > ?2 ORDER BY seq",
     [W_COUNT_RANGE] = "SELECT count(*) FROM events WHERE agent = ?1 AND seq > ?2 AND seq <= ?3",
-    [W_ALERT_ADD] = "INSERT INTO alerts (agent, seq, rule_id, title, level, tags, event_ts,"
-                    " created_at, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [W_ALERT_COUNT] = "INSERT INTO alert_counts (level, n) VALUES (?1, ?2)"
                       " ON CONFLICT (level) DO UPDATE SET n = n + excluded.n",
     [W_MARK] = "INSERT INTO event_marks (hour, last_id) VALUES (?1, ?2)"
@@ -182,70 +235,9 @@ enum {
 	Q_LEVEL = 2,
 	Q_AGENT = 4,
 	Q_NEWEST = 8,
-	Q_VARIANTS = 16,
+	Q_OPEN = 16,
+	Q_VARIANTS = 32,
 };
-
-struct sqlite_store {
-	struct yw_store base;
-	pthread_mutex_t wlock;
-	pthread_mutex_t rlock;
-	sqlite3 *w;
-	sqlite3 *r;
-	sqlite3_stmt *ws[W_COUNT];
-	sqlite3_stmt *rs[R_COUNT];
-	sqlite3_stmt *alert_q[Q_VARIANTS]; /* prepared on first use, under rlock */
-	unsigned char *fresh;              /* ingest: was record i newly stored; under wlock */
-	size_t fresh_cap;
-};
-
-static struct sqlite_store *S(struct yw_store *st)
-{
-	return (struct sqlite_store *)st;
-}
-
-static int map_rc(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
-	case SQLITE_NOMEM:
-		return YW_ENOMEM;
-	case SQLITE_CONSTRAINT:
-		return YW_EEXIST;
-	case SQLITE_TOOBIG:
-		return YW_ELIMIT;
-	default:
-		return YW_EIO;
-	}
-}
-
-/* Runs a statement that returns no rows, then resets it. */
-static int run(sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : map_rc(rc);
-}
-
-static int bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-	if (!v)
-		return sqlite3_bind_null(s, i);
-	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-}
-
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-	const unsigned char *v = sqlite3_column_text(s, i);
-	return v ? (const char *)v : "";
-}
-
-static int text_ok(const char *v)
-{
-	return !v || strlen(v) <= YW_MAX_STORE_TEXT;
-}
 
 static int begin(struct sqlite_store *s)
 {
@@ -350,11 +342,6 @@ static int open_conn(const char *path, int sync_full, sqlite3 **db)
 	return err;
 }
 
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s)
-{
-	return map_rc(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL));
-}
-
 /* The directory 0700 and the database file 0600, before SQLite opens it: SQLite gives the
  * -wal and -shm files the database file's mode. */
 static int make_files(const char *dir, const char *path)
@@ -396,10 +383,17 @@ int yw_store_open_sqlite(const char *dir, const struct yw_store_opts *opts, stru
 	s->base.ops = &sqlite_ops;
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->rlock, NULL);
+	s->dedup_window = opts->dedup_window_ns ? opts->dedup_window_ns : YW_STORE_DEDUP_WINDOW_NS;
+	s->incident_window =
+	    opts->incident_window_ns > 0 ? opts->incident_window_ns : YW_STORE_INCIDENT_WINDOW_NS;
+	s->supps_stale = 1;
 	size_t n = strlen(dir) + sizeof("/" DB_NAME);
 	char *path = malloc(n);
+	s->ws = calloc(W_COUNT, sizeof(*s->ws));
+	s->rs = calloc(R_COUNT, sizeof(*s->rs));
+	s->alert_q = calloc(Q_VARIANTS, sizeof(*s->alert_q));
 	int err = YW_ENOMEM;
-	if (!path)
+	if (!path || !s->ws || !s->rs || !s->alert_q)
 		goto fail;
 	snprintf(path, n, "%s/%s", dir, DB_NAME);
 	err = make_files(dir, path);
@@ -418,6 +412,8 @@ int yw_store_open_sqlite(const char *dir, const struct yw_store_opts *opts, stru
 			err = prepare(s->w, wsql[i], &s->ws[i]);
 		for (int i = 0; i < R_COUNT && err == 0; i++)
 			err = prepare(s->r, rsql[i], &s->rs[i]);
+		if (err == 0)
+			err = yw_sqlite_triage_prepare(s);
 		if (err)
 			goto fail;
 	}
@@ -433,18 +429,22 @@ fail:
 static void sqlite_close(struct yw_store *st)
 {
 	struct sqlite_store *s = S(st);
-	for (int i = 0; i < W_COUNT; i++)
+	for (int i = 0; s->ws && i < W_COUNT; i++)
 		sqlite3_finalize(s->ws[i]);
-	for (int i = 0; i < R_COUNT; i++)
+	for (int i = 0; s->rs && i < R_COUNT; i++)
 		sqlite3_finalize(s->rs[i]);
-	for (int i = 0; i < Q_VARIANTS; i++)
+	for (int i = 0; s->alert_q && i < Q_VARIANTS; i++)
 		sqlite3_finalize(s->alert_q[i]);
+	yw_sqlite_triage_close(s);
 	/* The read connection goes first so the writer's close can checkpoint the WAL. */
 	sqlite3_close(s->r);
 	sqlite3_close(s->w);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->rlock);
 	free(s->fresh);
+	free(s->ws);
+	free(s->rs);
+	free(s->alert_q);
 	free(s);
 }
 
@@ -808,24 +808,6 @@ static int insert_event(struct sqlite_store *s, int64_t num, const struct yw_rec
 	return err;
 }
 
-static int insert_alert(struct sqlite_store *s, int64_t num, const struct yw_store_batch *b,
-                        const struct yw_store_alert *a)
-{
-	const struct yw_record *r = &b->records[a->record];
-	const char *event = a->event ? a->event : b->events ? b->events[a->record] : NULL;
-	sqlite3_stmt *q = s->ws[W_ALERT_ADD];
-	sqlite3_bind_int64(q, 1, num);
-	sqlite3_bind_int64(q, 2, (int64_t)r->seq);
-	bind_text(q, 3, a->rule_id);
-	bind_text(q, 4, a->title);
-	sqlite3_bind_int(q, 5, a->level);
-	bind_text(q, 6, a->tags ? a->tags : "[]");
-	sqlite3_bind_int64(q, 7, r->ts_ns);
-	sqlite3_bind_int64(q, 8, b->now);
-	bind_text(q, 9, event);
-	return run(q);
-}
-
 static int ingest_locked(struct sqlite_store *s, const char *agent_id,
                          const struct yw_store_batch *b, uint64_t *ack)
 {
@@ -856,12 +838,8 @@ static int ingest_locked(struct sqlite_store *s, const char *agent_id,
 			max_id = sqlite3_last_insert_rowid(s->w);
 		}
 	}
-	for (size_t i = 0; i < b->n_alerts && err == 0; i++) {
-		if (!s->fresh[b->alerts[i].record])
-			continue;
-		err = insert_alert(s, num, b, &b->alerts[i]);
-		by_level[b->alerts[i].level]++;
-	}
+	if (err == 0)
+		err = yw_sqlite_triage_ingest(s, num, agent_id, b, s->fresh, by_level);
 	for (int l = 0; l < YW_LEVEL_COUNT && err == 0; l++) {
 		if (!by_level[l])
 			continue;
@@ -908,21 +886,65 @@ static int sqlite_ingest(struct yw_store *st, const char *agent_id, const struct
 	return err;
 }
 
+static int sqlite_ingest_many(struct yw_store *st, struct yw_store_ingest_item *items, size_t n)
+{
+	struct sqlite_store *s = S(st);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	for (size_t i = 0; i < n; i++)
+		items[i].rc = check_batch(items[i].batch);
+	pthread_mutex_lock(&s->wlock);
+	int err = begin(s);
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		struct yw_store_ingest_item *it = &items[i];
+		if (it->rc)
+			continue;
+		struct yw_store_batch nb = *it->batch;
+		if (nb.now == 0)
+			nb.now = now;
+		/* A savepoint per batch: one agent's failure (revoked, unknown) undoes only its
+		 * own rows. */
+		err = exec(s->w, "SAVEPOINT yw_batch");
+		if (err)
+			break;
+		uint64_t last = 0;
+		it->rc = ingest_locked(s, it->agent_id, &nb, &last);
+		if (it->rc) {
+			err = exec(s->w, "ROLLBACK TO yw_batch");
+		} else {
+			it->ack = last;
+		}
+		if (err == 0)
+			err = exec(s->w, "RELEASE yw_batch");
+	}
+	err = finish(s, err);
+	pthread_mutex_unlock(&s->wlock);
+	if (err)
+		for (size_t i = 0; i < n; i++)
+			if (items[i].rc == 0)
+				items[i].rc = err;
+	return err;
+}
+
 /* ---- alerts, stats ---- */
 
 static sqlite3_stmt *alert_stmt(struct sqlite_store *s, int mask, int *err)
 {
 	if (s->alert_q[mask])
 		return s->alert_q[mask];
-	char sql[1024];
+	char sql[2048];
 	snprintf(sql, sizeof(sql),
 	         "%sSELECT a.id AS id, g.id AS agent_id, g.name AS agent_name, a.seq, a.rule_id,"
-	         " a.title, a.level, a.tags, a.event_ts, a.created_at, a.event, a.status"
-	         " FROM alerts a JOIN agents g ON g.num = a.agent WHERE a.id > ?1%s%s%s"
+	         " a.title, a.level, a.tags, a.event_ts, a.created_at, a.event, a.status,"
+	         " a.dedup_key, a.count, a.first_seen, a.last_seen, a.ack_by, a.ack_at,"
+	         " a.ack_comment, a.closed_by, a.closed_at, a.closed_comment"
+	         " FROM alerts a JOIN agents g ON g.num = a.agent WHERE a.id > ?1%s%s%s%s"
 	         " ORDER BY a.id %s LIMIT ?5%s",
 	         mask & Q_NEWEST ? "SELECT * FROM (" : "",
 	         mask & Q_SINCE ? " AND a.created_at >= ?2" : "",
 	         mask & Q_LEVEL ? " AND a.level >= ?3" : "", mask & Q_AGENT ? " AND g.id = ?4" : "",
+	         mask & Q_OPEN ? " AND a.status IN ('new', 'acknowledged')" : "",
 	         mask & Q_NEWEST ? "DESC" : "ASC", mask & Q_NEWEST ? ") ORDER BY id ASC" : "");
 	*err = prepare(s->r, sql, &s->alert_q[mask]);
 	return *err ? NULL : s->alert_q[mask];
@@ -933,7 +955,8 @@ static int sqlite_alerts(struct yw_store *st, const struct yw_store_alert_query 
 {
 	struct sqlite_store *s = S(st);
 	int mask = (f->since ? Q_SINCE : 0) | (f->min_level > 0 ? Q_LEVEL : 0) |
-	           (f->agent_id ? Q_AGENT : 0) | (f->newest ? Q_NEWEST : 0);
+	           (f->agent_id ? Q_AGENT : 0) | (f->newest ? Q_NEWEST : 0) |
+	           (f->open ? Q_OPEN : 0);
 	size_t limit = f->limit ? f->limit : YW_STORE_DEFAULT_LIMIT;
 	int rc = SQLITE_DONE, err = 0;
 	pthread_mutex_lock(&s->rlock);
@@ -959,6 +982,16 @@ static int sqlite_alerts(struct yw_store *st, const struct yw_store_alert_query 
 		    .created_at = sqlite3_column_int64(q, 9),
 		    .event = (const char *)sqlite3_column_text(q, 10),
 		    .status = col_text(q, 11),
+		    .dedup_key = col_text(q, 12),
+		    .count = (uint64_t)sqlite3_column_int64(q, 13),
+		    .first_seen = sqlite3_column_int64(q, 14),
+		    .last_seen = sqlite3_column_int64(q, 15),
+		    .ack_by = col_text(q, 16),
+		    .ack_at = sqlite3_column_int64(q, 17),
+		    .ack_comment = col_text(q, 18),
+		    .closed_by = col_text(q, 19),
+		    .closed_at = sqlite3_column_int64(q, 20),
+		    .closed_comment = col_text(q, 21),
 		};
 		err = cb(ctx, &a);
 	}
@@ -1082,8 +1115,18 @@ static const struct yw_store_ops sqlite_ops = {
     .agent_get = sqlite_agent_get,
     .agent_skip = sqlite_agent_skip,
     .ingest = sqlite_ingest,
+    .ingest_many = sqlite_ingest_many,
     .alerts = sqlite_alerts,
     .stats = sqlite_stats,
     .prune = sqlite_prune,
     .backup = sqlite_backup,
+    .alert_change = yw_sqlite_alert_change,
+    .alert_history = yw_sqlite_alert_history,
+    .incidents = yw_sqlite_incidents,
+    .suppress_add = yw_sqlite_suppress_add,
+    .suppress_list = yw_sqlite_suppress_list,
+    .suppress_delete = yw_sqlite_suppress_delete,
+    .risk = yw_sqlite_risk,
+    .risk_snapshot = yw_sqlite_risk_snapshot,
+    .risk_history = yw_sqlite_risk_history,
 };

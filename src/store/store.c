@@ -36,6 +36,8 @@ const char *yw_store_strerror(int err)
 		return "agent revoked";
 	case YW_STORE_ESCHEMA:
 		return "database schema is newer than this program";
+	case YW_STORE_ESTATE:
+		return "the alert's status does not allow this change";
 	default:
 		return yw_strerror(err);
 	}
@@ -138,6 +140,19 @@ int yw_store_agent_skip(struct yw_store *st, const char *id, uint64_t seq, uint6
 	return st->ops->agent_skip(st, id, seq, ack);
 }
 
+int yw_store_ingest_many(struct yw_store *st, struct yw_store_ingest_item *items, size_t n)
+{
+	if (!st || (n && !items))
+		return YW_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const struct yw_store_batch *b = items[i].batch;
+		if (!items[i].agent_id || !b || (b->n && !b->records) ||
+		    (b->n_alerts && !b->alerts))
+			return YW_EINVAL;
+	}
+	return st->ops->ingest_many(st, items, n);
+}
+
 int yw_store_ingest(struct yw_store *st, const char *agent_id, const struct yw_store_batch *b,
                     uint64_t *ack)
 {
@@ -173,4 +188,85 @@ int yw_store_backup(struct yw_store *st, const char *path)
 	if (!st || !path)
 		return YW_EINVAL;
 	return st->ops->backup(st, path);
+}
+
+int yw_alert_action_parse(const char *name)
+{
+	static const char *const names[] = {"ack", "resolve", "false_positive", "reopen"};
+	if (!name)
+		return YW_EINVAL;
+	if (!strcmp(name, "false-positive"))
+		return YW_ALERT_FALSE_POSITIVE;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return YW_EINVAL;
+}
+
+int yw_store_alert_change(struct yw_store *st, const struct yw_store_alert_change *c)
+{
+	if (!st || !c || !c->by || !*c->by || c->action < YW_ALERT_ACK ||
+	    c->action > YW_ALERT_REOPEN)
+		return YW_EINVAL;
+	return st->ops->alert_change(st, c);
+}
+
+int yw_store_alert_history(struct yw_store *st, int64_t alert_id, yw_store_alert_event_cb cb,
+                           void *ctx)
+{
+	if (!st || !cb)
+		return YW_EINVAL;
+	return st->ops->alert_history(st, alert_id, cb, ctx);
+}
+
+int yw_store_incidents(struct yw_store *st, int open_only, yw_store_incident_cb cb, void *ctx)
+{
+	if (!st || !cb)
+		return YW_EINVAL;
+	return st->ops->incidents(st, open_only, cb, ctx);
+}
+
+int yw_store_suppress_add(struct yw_store *st, const struct yw_store_suppression *s, int64_t *id)
+{
+	if (!st || !s || !s->by || !*s->by || (!s->rule_id && !s->agent_id && !s->field) ||
+	    (s->field && !s->value) || (!s->field && s->value))
+		return YW_EINVAL;
+	return st->ops->suppress_add(st, s, id);
+}
+
+int yw_store_suppress_list(struct yw_store *st, yw_store_suppression_cb cb, void *ctx)
+{
+	if (!st || !cb)
+		return YW_EINVAL;
+	return st->ops->suppress_list(st, cb, ctx);
+}
+
+int yw_store_suppress_delete(struct yw_store *st, int64_t id)
+{
+	if (!st)
+		return YW_EINVAL;
+	return st->ops->suppress_delete(st, id);
+}
+
+int yw_store_risk(struct yw_store *st, int64_t now, const char *agent_id, yw_store_risk_cb cb,
+                  void *ctx, double *fleet)
+{
+	if (!st)
+		return YW_EINVAL;
+	return st->ops->risk(st, now, agent_id, cb, ctx, fleet);
+}
+
+int yw_store_risk_snapshot(struct yw_store *st, int64_t now)
+{
+	if (!st)
+		return YW_EINVAL;
+	return st->ops->risk_snapshot(st, now);
+}
+
+int yw_store_risk_history(struct yw_store *st, const char *scope, int64_t since,
+                          yw_store_risk_point_cb cb, void *ctx)
+{
+	if (!st || !scope || !cb)
+		return YW_EINVAL;
+	return st->ops->risk_history(st, scope, since, cb, ctx);
 }

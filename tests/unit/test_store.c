@@ -1,5 +1,6 @@
 /* The SQLite store: tokens, agents, exactly-once ingest with alert de-duplication, alert
- * queries, retention, schema migration, file modes, threads, and kill -9 crash safety. */
+ * queries, retention, schema migration, file modes, threads, kill -9 crash safety, and alert
+ * triage: repeats, suppressions, the lifecycle with its audit trail, incidents and risk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -511,6 +513,41 @@ static void test_ingest_exactly_once(void **state)
 	free(bt);
 }
 
+/* Group commit: batches of several agents in one transaction; a revoked agent's batch fails
+ * alone, the others are stored; a replayed group changes nothing. */
+static void test_ingest_many(void **state)
+{
+	struct fixture *f = *state;
+	struct batch *b1 = malloc(sizeof(*b1)), *b2 = malloc(sizeof(*b2)), *b3 = malloc(sizeof(*b3));
+	add_agent(f->st, "a1", "host1");
+	add_agent(f->st, "a2", "host2");
+	add_agent(f->st, "a3", "host3");
+	assert_int_equal(yw_store_agent_revoke(f->st, "a3", HOUR), 0);
+	range_batch(b1, 1, 5, HOUR);
+	add_alert(b1, 1, "r1", YW_LEVEL_HIGH);
+	range_batch(b2, 1, 3, HOUR);
+	range_batch(b3, 1, 4, HOUR);
+	struct yw_store_ingest_item it[] = {
+		{"a1", &b1->b, 0, 0}, {"a3", &b3->b, 0, 0}, {"a2", &b2->b, 0, 0}};
+	assert_int_equal(yw_store_ingest_many(f->st, it, 3), 0);
+	assert_int_equal(it[0].rc, 0);
+	assert_int_equal(it[0].ack, 5);
+	assert_int_equal(it[1].rc, YW_STORE_EREVOKED);
+	assert_int_equal(it[2].rc, 0);
+	assert_int_equal(it[2].ack, 3);
+	assert_int_equal(events_of(f->dir), 8);
+	assert_int_equal(count_alerts(f->st), 1);
+	/* The same group again: exactly once. */
+	assert_int_equal(yw_store_ingest_many(f->st, it, 3), 0);
+	assert_int_equal(events_of(f->dir), 8);
+	assert_int_equal(count_alerts(f->st), 1);
+	assert_int_equal(get_agent(f->st, "a1").events_received, 5);
+	assert_int_equal(yw_store_ingest_many(f->st, NULL, 0), 0);
+	free(b1);
+	free(b2);
+	free(b3);
+}
+
 static void test_skip(void **state)
 {
 	struct fixture *f = *state;
@@ -846,7 +883,9 @@ static void test_threads(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(ra.errors, 0);
 	assert_true(ra.reads > 0);
-	assert_int_equal(count_alerts(f->st), 100);
+	/* The same rule, agent and (empty) key every time: one alert counted 100 times. */
+	assert_int_equal(count_alerts(f->st), 1);
+	assert_int_equal(sql1(f->dir, "SELECT sum(count) FROM alerts"), 100);
 	free(bt);
 }
 
@@ -940,15 +979,730 @@ static void test_crash_safety(void **state)
 		                      "SELECT count(*) FROM (SELECT (seq - 1) / 50 AS b,"
 		                      " count(*) AS n FROM events GROUP BY b HAVING n != 50)"),
 		                 0);
-		assert_int_equal(count_alerts(f->st), (int)(a.last_seq / CRASH_BATCH) * 2);
+		/* "first" and "last" repeat in every batch: two alerts whose counts are the
+		 * batches stored, no more (a replay after the kill counts nothing twice). */
+		int batches = (int)(a.last_seq / CRASH_BATCH);
+		assert_int_equal(count_alerts(f->st), batches ? 2 : 0);
+		assert_int_equal(sql1(f->dir, "SELECT coalesce(sum(count), 0) FROM alerts"),
+		                 batches * 2);
 		struct yw_store_stats s;
 		assert_int_equal(yw_store_stats(f->st, &s), 0);
-		assert_int_equal(s.alerts, a.last_seq / CRASH_BATCH * 2);
+		assert_int_equal(s.alerts, batches ? 2 : 0);
 		yw_store_close(f->st);
 		f->st = NULL;
 	}
 	assert_true(acked > 0);
 	print_message("crash rounds: %llu records acknowledged\n", (unsigned long long)acked);
+}
+
+/* ---- triage: de-duplication, suppressions, lifecycle, incidents, risk ---- */
+
+/* Copies of the fields of one alert row, for assertions after the callback. */
+struct alert_copy {
+	int n;
+	int64_t id;
+	char status[32], key[300], ack_by[32], ack_comment[64], closed_by[32], closed_comment[64];
+	uint64_t count;
+	int64_t first_seen, last_seen, ack_at, closed_at;
+};
+
+static int copy_alert_cb(void *ctx, const struct yw_store_alert_row *a)
+{
+	struct alert_copy *c = ctx;
+	c->n++;
+	c->id = a->id;
+	snprintf(c->status, sizeof(c->status), "%s", a->status);
+	snprintf(c->key, sizeof(c->key), "%s", a->dedup_key);
+	snprintf(c->ack_by, sizeof(c->ack_by), "%s", a->ack_by);
+	snprintf(c->ack_comment, sizeof(c->ack_comment), "%s", a->ack_comment);
+	snprintf(c->closed_by, sizeof(c->closed_by), "%s", a->closed_by);
+	snprintf(c->closed_comment, sizeof(c->closed_comment), "%s", a->closed_comment);
+	c->count = a->count;
+	c->first_seen = a->first_seen;
+	c->last_seen = a->last_seen;
+	c->ack_at = a->ack_at;
+	c->closed_at = a->closed_at;
+	return 0;
+}
+
+/* The newest alert (after after_id) as copied fields; n says how many matched. */
+static struct alert_copy last_alert(struct yw_store *st, int64_t after_id)
+{
+	struct alert_copy c = {0};
+	struct yw_store_alert_query q = {.after_id = after_id, .limit = 1000};
+	assert_int_equal(yw_store_alerts(st, &q, copy_alert_cb, &c), 0);
+	return c;
+}
+
+static struct alert_copy alert_by_id(struct yw_store *st, int64_t id)
+{
+	struct alert_copy c = {0};
+	struct yw_store_alert_query q = {.after_id = id - 1, .limit = 1};
+	assert_int_equal(yw_store_alerts(st, &q, copy_alert_cb, &c), 0);
+	assert_int_equal(c.id, id);
+	return c;
+}
+
+static int ingest_ok(struct yw_store *st, const char *agent, struct batch *bt)
+{
+	uint64_t ack;
+	return yw_store_ingest(st, agent, &bt->b, &ack);
+}
+
+static void test_dedup(void **state)
+{
+	struct fixture *f = *state;
+	struct batch *bt = malloc(sizeof(*bt));
+	unsigned char out[256];
+	add_agent(f->st, "a1", "host1");
+
+	/* Three identical attacks from one address and one from another, in one batch. */
+	range_batch(bt, 1, 4, 10 * HOUR);
+	bt->b.outcomes = out;
+	for (int i = 0; i < 4; i++) {
+		bt->ev[i] = i < 3 ? "{\"source.ip\":\"203.0.113.7\",\"user.name\":\"root\"}"
+		                  : "{\"source.ip\":\"198.51.100.1\"}";
+		add_alert(bt, (size_t)i, "ssh-brute", YW_LEVEL_HIGH);
+	}
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(out[0], YW_STORE_ALERT_NEW);
+	assert_int_equal(out[1], YW_STORE_ALERT_REPEAT);
+	assert_int_equal(out[2], YW_STORE_ALERT_REPEAT);
+	assert_int_equal(out[3], YW_STORE_ALERT_NEW);
+	assert_int_equal(count_alerts(f->st), 2);
+	struct alert_copy first = alert_by_id(f->st, 1);
+	assert_int_equal(first.count, 3);
+	assert_string_equal(first.key, "203.0.113.7");
+	assert_int_equal(first.first_seen, 10 * HOUR);
+	assert_int_equal(first.last_seen, 10 * HOUR);
+	assert_string_equal(alert_by_id(f->st, 2).key, "198.51.100.1");
+
+	/* A replay of the batch counts nothing (exactly once holds for repeats too). */
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(out[0], YW_STORE_ALERT_REPLAY);
+	assert_int_equal(out[3], YW_STORE_ALERT_REPLAY);
+	assert_int_equal(alert_by_id(f->st, 1).count, 3);
+	assert_int_equal(count_alerts(f->st), 2);
+
+	/* Within the window, a later batch still counts on the open alert; last_seen moves. */
+	range_batch(bt, 5, 5, 10 * HOUR + 30 * 60 * SEC);
+	bt->ev[0] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 0, "ssh-brute", YW_LEVEL_HIGH);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	first = alert_by_id(f->st, 1);
+	assert_int_equal(first.count, 4);
+	assert_int_equal(first.last_seen, 10 * HOUR + 30 * 60 * SEC);
+	assert_int_equal(first.first_seen, 10 * HOUR);
+
+	/* Past the window (an hour after the last occurrence): a new alert. */
+	range_batch(bt, 6, 6, 11 * HOUR + 31 * 60 * SEC);
+	bt->ev[0] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 0, "ssh-brute", YW_LEVEL_HIGH);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(count_alerts(f->st), 3);
+	assert_int_equal(last_alert(f->st, 2).count, 1);
+
+	/* A resolved alert absorbs nothing: the next occurrence is a new alert. */
+	struct yw_store_alert_change ch = {.id = 3, .action = YW_ALERT_RESOLVE, .by = "ops"};
+	assert_int_equal(yw_store_alert_change(f->st, &ch), 0);
+	range_batch(bt, 7, 7, 11 * HOUR + 32 * 60 * SEC);
+	bt->ev[0] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 0, "ssh-brute", YW_LEVEL_HIGH);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(count_alerts(f->st), 4);
+	/* ...but an acknowledged one does. */
+	ch = (struct yw_store_alert_change){.id = 4, .action = YW_ALERT_ACK, .by = "ops"};
+	assert_int_equal(yw_store_alert_change(f->st, &ch), 0);
+	range_batch(bt, 8, 8, 11 * HOUR + 33 * 60 * SEC);
+	bt->ev[0] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 0, "ssh-brute", YW_LEVEL_HIGH);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(count_alerts(f->st), 4);
+	assert_int_equal(alert_by_id(f->st, 4).count, 2);
+
+	/* Keys: the caller's wins; then the correlation group; then user.name; else "". Other
+	 * agents and other rules never merge. */
+	range_batch(bt, 9, 14, 12 * HOUR);
+	bt->ev[0] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 0, "ssh-brute", YW_LEVEL_HIGH);
+	bt->al[0].dedup_key = "custom";
+	bt->ev[1] = "{\"yiwang.correlation.group\":{\"user.name\":\"bob\",\"host.name\":\"h\"},"
+	            "\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 1, "corr", YW_LEVEL_MEDIUM);
+	bt->ev[2] = "{\"user.name\":\"alice\"}";
+	add_alert(bt, 2, "user-rule", YW_LEVEL_LOW);
+	add_alert(bt, 3, "plain", YW_LEVEL_LOW);
+	bt->ev[4] = "not json";
+	add_alert(bt, 4, "plain", YW_LEVEL_LOW);
+	add_alert(bt, 5, "other-rule", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(count_alerts(f->st), 9);
+	assert_string_equal(alert_by_id(f->st, 5).key, "custom");
+	assert_string_equal(alert_by_id(f->st, 6).key,
+	                    "{\"host.name\":\"h\",\"user.name\":\"bob\"}");
+	assert_string_equal(alert_by_id(f->st, 7).key, "alice");
+	assert_string_equal(alert_by_id(f->st, 8).key, "");
+	assert_int_equal(alert_by_id(f->st, 8).count, 2);
+	add_agent(f->st, "a2", "host2");
+	range_batch(bt, 1, 1, 12 * HOUR);
+	add_alert(bt, 0, "plain", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(f->st, "a2", bt), 0);
+	assert_int_equal(count_alerts(f->st), 10);
+
+	/* A key over the limit is cut, not refused. */
+	char big[YW_STORE_MAX_DEDUP_KEY + 50];
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	range_batch(bt, 15, 15, 12 * HOUR);
+	add_alert(bt, 0, "big", YW_LEVEL_LOW);
+	bt->al[0].dedup_key = big;
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(strlen(last_alert(f->st, 10).key), YW_STORE_MAX_DEDUP_KEY);
+
+	/* Statistics count alerts (rows), not occurrences. */
+	struct yw_store_stats s;
+	assert_int_equal(yw_store_stats(f->st, &s), 0);
+	assert_int_equal(s.alerts, 11);
+	free(bt);
+}
+
+static void test_dedup_off(void **state)
+{
+	struct fixture *f = *state;
+	char dir[80];
+	snprintf(dir, sizeof(dir), "%s3", f->dir);
+	struct yw_store *st;
+	struct yw_store_opts o = {.dedup_window_ns = -1};
+	assert_int_equal(yw_store_open_sqlite(dir, &o, &st), 0);
+	add_agent(st, "a1", "host1");
+	struct batch *bt = malloc(sizeof(*bt));
+	range_batch(bt, 1, 3, HOUR);
+	for (int i = 0; i < 3; i++)
+		add_alert(bt, (size_t)i, "r", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(st, "a1", bt), 0);
+	assert_int_equal(count_alerts(st), 3);
+	yw_store_close(st);
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(bt);
+}
+
+struct supp_seen {
+	int n;
+	int64_t ids[8];
+	uint64_t hits[8];
+	char why[8][32];
+};
+
+static int supp_cb(void *ctx, const struct yw_store_suppression *p)
+{
+	struct supp_seen *s = ctx;
+	s->ids[s->n] = p->id;
+	s->hits[s->n] = p->hits;
+	snprintf(s->why[s->n++], sizeof(s->why[0]), "%s", p->why);
+	assert_string_equal(p->by, "ops");
+	return 0;
+}
+
+static void test_suppressions(void **state)
+{
+	struct fixture *f = *state;
+	struct batch *bt = malloc(sizeof(*bt));
+	unsigned char out[256];
+	add_agent(f->st, "a1", "host1");
+	add_agent(f->st, "a2", "host2");
+	int64_t id1, id2, id3;
+	/* The rule everywhere until 2h; any rule on a2; one address forever. */
+	struct yw_store_suppression sp = {.rule_id = "noisy",
+	                                  .expires_at = 2 * HOUR,
+	                                  .by = "ops",
+	                                  .why = "maintenance",
+	                                  .created_at = HOUR};
+	assert_int_equal(yw_store_suppress_add(f->st, &sp, &id1), 0);
+	sp = (struct yw_store_suppression){.agent_id = "a2", .by = "ops", .why = "lab box"};
+	assert_int_equal(yw_store_suppress_add(f->st, &sp, &id2), 0);
+	sp = (struct yw_store_suppression){
+	    .field = "source.ip", .value = "192.0.2.9", .by = "ops", .why = "scanner"};
+	assert_int_equal(yw_store_suppress_add(f->st, &sp, &id3), 0);
+	assert_true(id1 < id2 && id2 < id3);
+
+	range_batch(bt, 1, 4, HOUR + 1);
+	bt->b.outcomes = out;
+	add_alert(bt, 0, "noisy", YW_LEVEL_HIGH);
+	add_alert(bt, 1, "noisy", YW_LEVEL_HIGH);
+	add_alert(bt, 2, "real", YW_LEVEL_HIGH);
+	bt->ev[3] = "{\"source.ip\":\"192.0.2.9\"}";
+	add_alert(bt, 3, "real", YW_LEVEL_HIGH);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(out[0], YW_STORE_ALERT_SUPPRESSED);
+	assert_int_equal(out[1], YW_STORE_ALERT_SUPPRESSED);
+	assert_int_equal(out[2], YW_STORE_ALERT_NEW);
+	assert_int_equal(out[3], YW_STORE_ALERT_SUPPRESSED);
+	assert_int_equal(count_alerts(f->st), 1);
+	/* A replay counts no hit again. */
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	range_batch(bt, 1, 2, HOUR + 2);
+	add_alert(bt, 0, "anything", YW_LEVEL_CRITICAL);
+	add_alert(bt, 1, "noisy", YW_LEVEL_CRITICAL);
+	assert_int_equal(ingest_ok(f->st, "a2", bt), 0);
+	assert_int_equal(count_alerts(f->st), 1);
+
+	struct supp_seen ss = {0};
+	assert_int_equal(yw_store_suppress_list(f->st, supp_cb, &ss), 0);
+	assert_int_equal(ss.n, 3);
+	/* The first matching suppression (by id) takes the hit. */
+	assert_int_equal(ss.hits[0], 3);
+	assert_int_equal(ss.hits[1], 1);
+	assert_int_equal(ss.hits[2], 1);
+	assert_string_equal(ss.why[0], "maintenance");
+
+	/* After its expiry the rule's alerts are stored again. */
+	range_batch(bt, 5, 5, 2 * HOUR);
+	bt->b.outcomes = out;
+	add_alert(bt, 0, "noisy", YW_LEVEL_HIGH);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(out[0], YW_STORE_ALERT_NEW);
+	assert_int_equal(count_alerts(f->st), 2);
+
+	/* Deleting one lets its matches through at once. */
+	assert_int_equal(yw_store_suppress_delete(f->st, id2), 0);
+	assert_int_equal(yw_store_suppress_delete(f->st, id2), YW_ENOENT);
+	range_batch(bt, 3, 3, 2 * HOUR);
+	add_alert(bt, 0, "anything", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(f->st, "a2", bt), 0);
+	assert_int_equal(count_alerts(f->st), 3);
+
+	/* Bad suppressions. */
+	sp = (struct yw_store_suppression){.by = "ops", .why = "nothing"};
+	assert_int_equal(yw_store_suppress_add(f->st, &sp, NULL), YW_EINVAL);
+	sp = (struct yw_store_suppression){.field = "source.ip", .by = "ops"};
+	assert_int_equal(yw_store_suppress_add(f->st, &sp, NULL), YW_EINVAL);
+	sp = (struct yw_store_suppression){.rule_id = "r"};
+	assert_int_equal(yw_store_suppress_add(f->st, &sp, NULL), YW_EINVAL);
+	char big[YW_MAX_STORE_TEXT + 2];
+	memset(big, 'w', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	sp = (struct yw_store_suppression){.rule_id = "r", .by = "ops", .why = big};
+	assert_int_equal(yw_store_suppress_add(f->st, &sp, NULL), YW_ELIMIT);
+	free(bt);
+}
+
+struct hist_seen {
+	int n;
+	char rows[8][160];
+};
+
+static int hist_cb(void *ctx, const struct yw_store_alert_event *e)
+{
+	struct hist_seen *h = ctx;
+	snprintf(h->rows[h->n++], sizeof(h->rows[0]), "%lld %s %s>%s %s [%s]",
+	         (long long)(e->ts / SEC), e->action, e->from, e->to, e->by, e->comment);
+	return 0;
+}
+
+static void test_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct batch *bt = malloc(sizeof(*bt));
+	add_agent(f->st, "a1", "host1");
+	range_batch(bt, 1, 2, HOUR);
+	add_alert(bt, 0, "r1", YW_LEVEL_HIGH);
+	add_alert(bt, 1, "r2", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+
+	struct yw_store_alert_change c = {
+	    .id = 1, .action = YW_ALERT_ACK, .by = "alice", .comment = "looking", .now = 100 * SEC};
+	assert_int_equal(yw_store_alert_change(f->st, &c), 0);
+	struct alert_copy a = alert_by_id(f->st, 1);
+	assert_string_equal(a.status, "acknowledged");
+	assert_string_equal(a.ack_by, "alice");
+	assert_string_equal(a.ack_comment, "looking");
+	assert_int_equal(a.ack_at, 100 * SEC);
+	/* Not twice, and the open filter still sees it. */
+	assert_int_equal(yw_store_alert_change(f->st, &c), YW_STORE_ESTATE);
+	int n = 0;
+	struct yw_store_alert_query open = {.open = 1};
+	assert_int_equal(yw_store_alerts(f->st, &open, count_cb, &n), 0);
+	assert_int_equal(n, 2);
+
+	c = (struct yw_store_alert_change){.id = 1,
+	                                   .action = YW_ALERT_RESOLVE,
+	                                   .by = "bob",
+	                                   .comment = "password reset",
+	                                   .now = 200 * SEC};
+	assert_int_equal(yw_store_alert_change(f->st, &c), 0);
+	a = alert_by_id(f->st, 1);
+	assert_string_equal(a.status, "resolved");
+	assert_string_equal(a.closed_by, "bob");
+	assert_string_equal(a.closed_comment, "password reset");
+	assert_int_equal(a.closed_at, 200 * SEC);
+	assert_string_equal(a.ack_by, "alice");
+	n = 0;
+	assert_int_equal(yw_store_alerts(f->st, &open, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* A closed alert changes only by reopen. */
+	int bad[] = {YW_ALERT_ACK, YW_ALERT_RESOLVE, YW_ALERT_FALSE_POSITIVE};
+	for (int i = 0; i < 3; i++) {
+		c = (struct yw_store_alert_change){.id = 1, .action = bad[i], .by = "x"};
+		assert_int_equal(yw_store_alert_change(f->st, &c), YW_STORE_ESTATE);
+	}
+	c = (struct yw_store_alert_change){
+	    .id = 1, .action = YW_ALERT_REOPEN, .by = "carol", .now = 300 * SEC};
+	assert_int_equal(yw_store_alert_change(f->st, &c), 0);
+	a = alert_by_id(f->st, 1);
+	assert_string_equal(a.status, "new");
+	assert_string_equal(a.ack_by, "");
+	assert_string_equal(a.closed_by, "");
+	/* Reopening a new alert is refused; new -> false positive directly is fine. */
+	assert_int_equal(yw_store_alert_change(f->st, &c), YW_STORE_ESTATE);
+	c = (struct yw_store_alert_change){.id = 1,
+	                                   .action = YW_ALERT_FALSE_POSITIVE,
+	                                   .by = "dave",
+	                                   .comment = "backup job",
+	                                   .now = 400 * SEC};
+	assert_int_equal(yw_store_alert_change(f->st, &c), 0);
+	assert_string_equal(alert_by_id(f->st, 1).status, "false_positive");
+	/* Failed changes wrote no history. */
+	struct hist_seen h = {0};
+	assert_int_equal(yw_store_alert_history(f->st, 1, hist_cb, &h), 0);
+	assert_int_equal(h.n, 4);
+	assert_string_equal(h.rows[0], "100 ack new>acknowledged alice [looking]");
+	assert_string_equal(h.rows[1], "200 resolve acknowledged>resolved bob [password reset]");
+	assert_string_equal(h.rows[2], "300 reopen resolved>new carol []");
+	assert_string_equal(h.rows[3], "400 false_positive new>false_positive dave [backup job]");
+	h.n = 0;
+	assert_int_equal(yw_store_alert_history(f->st, 2, hist_cb, &h), 0);
+	assert_int_equal(h.n, 0);
+
+	/* Unknown alert, no author, bad action, long comment. */
+	c = (struct yw_store_alert_change){.id = 99, .action = YW_ALERT_ACK, .by = "x"};
+	assert_int_equal(yw_store_alert_change(f->st, &c), YW_ENOENT);
+	c = (struct yw_store_alert_change){.id = 2, .action = YW_ALERT_ACK};
+	assert_int_equal(yw_store_alert_change(f->st, &c), YW_EINVAL);
+	c = (struct yw_store_alert_change){.id = 2, .action = 7, .by = "x"};
+	assert_int_equal(yw_store_alert_change(f->st, &c), YW_EINVAL);
+	char big[YW_MAX_STORE_TEXT + 2];
+	memset(big, 'c', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	c = (struct yw_store_alert_change){
+	    .id = 2, .action = YW_ALERT_ACK, .by = "x", .comment = big};
+	assert_int_equal(yw_store_alert_change(f->st, &c), YW_ELIMIT);
+	assert_string_equal(alert_by_id(f->st, 2).status, "new");
+
+	assert_int_equal(yw_alert_action_parse("ack"), YW_ALERT_ACK);
+	assert_int_equal(yw_alert_action_parse("false-positive"), YW_ALERT_FALSE_POSITIVE);
+	assert_int_equal(yw_alert_action_parse("false_positive"), YW_ALERT_FALSE_POSITIVE);
+	assert_int_equal(yw_alert_action_parse("reopen"), YW_ALERT_REOPEN);
+	assert_int_equal(yw_alert_action_parse("delete"), YW_EINVAL);
+	free(bt);
+}
+
+struct inc_seen {
+	int n;
+	struct {
+		int64_t id, closed_at;
+		char kind[16], key[64];
+		uint64_t alerts, agents;
+		int max_level;
+	} i[16];
+};
+
+static int inc_cb(void *ctx, const struct yw_store_incident *in)
+{
+	struct inc_seen *s = ctx;
+	s->i[s->n].id = in->id;
+	s->i[s->n].closed_at = in->closed_at;
+	snprintf(s->i[s->n].kind, sizeof(s->i[0].kind), "%s", in->kind);
+	snprintf(s->i[s->n].key, sizeof(s->i[0].key), "%s", in->key);
+	s->i[s->n].alerts = in->alert_count;
+	s->i[s->n].agents = in->agents;
+	s->i[s->n].max_level = in->max_level;
+	s->n++;
+	return 0;
+}
+
+static struct inc_seen incidents(struct yw_store *st, int open_only)
+{
+	struct inc_seen s = {0};
+	assert_int_equal(yw_store_incidents(st, open_only, inc_cb, &s), 0);
+	return s;
+}
+
+static void test_incidents(void **state)
+{
+	struct fixture *f = *state;
+	struct batch *bt = malloc(sizeof(*bt));
+	add_agent(f->st, "a1", "host1");
+	add_agent(f->st, "a2", "host2");
+	/* a1: two rules from 203.0.113.7 and one without an address; a2: one from the same
+	 * address. */
+	range_batch(bt, 1, 3, HOUR);
+	bt->ev[0] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 0, "brute", YW_LEVEL_MEDIUM);
+	bt->ev[1] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 1, "login-after-brute", YW_LEVEL_CRITICAL);
+	add_alert(bt, 2, "local", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	range_batch(bt, 1, 2, HOUR + SEC);
+	bt->ev[0] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 0, "brute", YW_LEVEL_MEDIUM);
+	/* A repeat joins no incident twice. */
+	bt->ev[1] = "{\"source.ip\":\"203.0.113.7\"}";
+	add_alert(bt, 1, "brute", YW_LEVEL_MEDIUM);
+	assert_int_equal(ingest_ok(f->st, "a2", bt), 0);
+
+	struct inc_seen s = incidents(f->st, 1);
+	assert_int_equal(s.n, 3); /* newest first: a2's, the source, a1's */
+	assert_string_equal(s.i[0].kind, "agent");
+	assert_string_equal(s.i[0].key, "a2");
+	assert_int_equal(s.i[0].alerts, 1);
+	assert_string_equal(s.i[1].kind, "source");
+	assert_string_equal(s.i[1].key, "203.0.113.7");
+	assert_int_equal(s.i[1].alerts, 3);
+	assert_int_equal(s.i[1].agents, 2);
+	assert_int_equal(s.i[1].max_level, YW_LEVEL_CRITICAL);
+	assert_string_equal(s.i[2].key, "a1");
+	assert_int_equal(s.i[2].alerts, 3);
+	assert_int_equal(s.i[2].agents, 1);
+	assert_int_equal(s.i[2].max_level, YW_LEVEL_CRITICAL);
+
+	/* Closing a2's only alert closes a2's incident, not the source's. */
+	struct yw_store_alert_change c = {
+	    .id = 4, .action = YW_ALERT_FALSE_POSITIVE, .by = "ops", .now = 2 * HOUR};
+	assert_int_equal(yw_store_alert_change(f->st, &c), 0);
+	s = incidents(f->st, 1);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.i[0].kind, "source");
+	s = incidents(f->st, 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.i[0].closed_at, 2 * HOUR);
+	/* Resolving the rest closes them all. */
+	for (int id = 1; id <= 3; id++) {
+		c = (struct yw_store_alert_change){
+		    .id = id, .action = YW_ALERT_RESOLVE, .by = "ops", .now = 3 * HOUR};
+		assert_int_equal(yw_store_alert_change(f->st, &c), 0);
+	}
+	assert_int_equal(incidents(f->st, 1).n, 0);
+
+	/* The next alert opens a new incident; one idle past the window is replaced. */
+	range_batch(bt, 4, 4, 4 * HOUR);
+	add_alert(bt, 0, "local", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	s = incidents(f->st, 1);
+	assert_int_equal(s.n, 1);
+	int64_t first = s.i[0].id;
+	range_batch(bt, 5, 5, 4 * HOUR + YW_STORE_INCIDENT_WINDOW_NS + SEC);
+	add_alert(bt, 0, "other", YW_LEVEL_LOW);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	s = incidents(f->st, 1);
+	assert_int_equal(s.n, 1);
+	assert_true(s.i[0].id > first);
+	assert_int_equal(s.i[0].alerts, 1);
+	free(bt);
+}
+
+struct risk_seen {
+	int n;
+	double score[4], alerts[4], sca[4], exposure[4];
+	int sca_score[4];
+	uint64_t ports[4], open[4], high[4];
+	char id[4][16];
+};
+
+static int risk_cb(void *ctx, const struct yw_store_risk_row *r)
+{
+	struct risk_seen *s = ctx;
+	int i = s->n++;
+	s->score[i] = r->score;
+	s->alerts[i] = r->alert_points;
+	s->sca[i] = r->sca_points;
+	s->exposure[i] = r->exposure_points;
+	s->sca_score[i] = r->sca_score;
+	s->ports[i] = r->ports;
+	s->open[i] = r->open_alerts;
+	s->high[i] = r->open_by_level[YW_LEVEL_HIGH];
+	snprintf(s->id[i], sizeof(s->id[0]), "%s", r->agent_id);
+	return 0;
+}
+
+static struct risk_seen risk(struct yw_store *st, int64_t now, const char *agent, double *fleet)
+{
+	struct risk_seen s = {0};
+	assert_int_equal(yw_store_risk(st, now, agent, risk_cb, &s, fleet), 0);
+	return s;
+}
+
+struct points {
+	int n;
+	int64_t ts[8];
+	double score[8];
+};
+
+static int point_cb(void *ctx, const struct yw_store_risk_point *p)
+{
+	struct points *s = ctx;
+	s->ts[s->n] = p->ts;
+	s->score[s->n++] = p->score;
+	return 0;
+}
+
+/* An event record (kind EVENT) with its decoded JSON. */
+static void event_rec(struct batch *bt, size_t i, const char *json)
+{
+	bt->rec[i].kind = YW_REC_EVENT;
+	bt->ev[i] = json;
+}
+
+static void test_risk(void **state)
+{
+	struct fixture *f = *state;
+	struct batch *bt = malloc(sizeof(*bt));
+	add_agent(f->st, "a1", "host1");
+	add_agent(f->st, "a2", "host2");
+	double fleet = -1;
+	struct risk_seen r = risk(f->st, HOUR, NULL, &fleet);
+	assert_int_equal(r.n, 2);
+	assert_true(r.score[0] == 0 && r.score[1] == 0 && fleet == 0);
+	assert_int_equal(r.sca_score[0], -1);
+
+	/* Baseline at 60%, two exposed ports and a loopback one; a closed port goes away. */
+	range_batch(bt, 1, 6, HOUR);
+	event_rec(bt, 0,
+	          "{\"event.action\":\"sca_summary\",\"yiwang.sca.applies\":true,"
+	          "\"yiwang.sca.score\":60}");
+	event_rec(bt, 1,
+	          "{\"event.action\":\"port_opened\",\"network.transport\":\"tcp\","
+	          "\"server.ip\":\"0.0.0.0\",\"server.port\":22,"
+	          "\"yiwang.inventory.snapshot_id\":10}");
+	event_rec(bt, 2,
+	          "{\"event.action\":\"port_opened\",\"network.transport\":\"tcp\","
+	          "\"server.ip\":\"::\",\"server.port\":80,\"yiwang.inventory.snapshot_id\":10}");
+	event_rec(bt, 3,
+	          "{\"event.action\":\"port_opened\",\"network.transport\":\"tcp\","
+	          "\"server.ip\":\"127.0.0.1\",\"server.port\":5432,"
+	          "\"yiwang.inventory.snapshot_id\":10}");
+	event_rec(bt, 4,
+	          "{\"event.action\":\"port_opened\",\"network.transport\":\"udp\","
+	          "\"server.ip\":\"0.0.0.0\",\"server.port\":161,"
+	          "\"yiwang.inventory.snapshot_id\":10}");
+	event_rec(bt, 5,
+	          "{\"event.action\":\"port_closed\",\"network.transport\":\"udp\","
+	          "\"server.ip\":\"0.0.0.0\",\"server.port\":161,"
+	          "\"yiwang.inventory.snapshot_id\":11}");
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	r = risk(f->st, HOUR, "a1", NULL);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.sca_score[0], 60);
+	assert_int_equal(r.ports[0], 2);
+	assert_true(fabs(r.sca[0] - 10.0) < 1e-9);     /* 25 * 40% */
+	assert_true(fabs(r.exposure[0] - 4.0) < 1e-9); /* 2 * 2 */
+	/* 100 * (1 - e^(-14/50)) */
+	assert_true(fabs(r.score[0] - 100 * (1 - exp(-14.0 / 50))) < 1e-9);
+	double base = r.score[0];
+
+	/* A full snapshot that lists only port 22 drops port 80 once it ends. */
+	range_batch(bt, 7, 8, HOUR);
+	event_rec(bt, 0,
+	          "{\"event.action\":\"inventory_snapshot\",\"event.dataset\":\"inventory.ports\","
+	          "\"network.transport\":\"tcp\",\"server.ip\":\"0.0.0.0\",\"server.port\":22,"
+	          "\"yiwang.inventory.snapshot_id\":20}");
+	event_rec(bt, 1,
+	          "{\"event.action\":\"inventory_snapshot_end\",\"event.dataset\":"
+	          "\"inventory.summary\",\"yiwang.inventory.snapshot_id\":20}");
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	r = risk(f->st, HOUR, "a1", NULL);
+	assert_int_equal(r.ports[0], 1);
+	/* A policy that does not apply changes nothing; replays change nothing. */
+	range_batch(bt, 9, 9, HOUR);
+	event_rec(bt, 0, "{\"event.action\":\"sca_summary\",\"yiwang.sca.applies\":false}");
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	assert_int_equal(risk(f->st, HOUR, "a1", NULL).sca_score[0], 60);
+	base = risk(f->st, HOUR, "a1", NULL).score[0];
+
+	/* Two high alerts on a1 (one repeated 9 more times): a1 rises, a2 stays at 0. */
+	range_batch(bt, 10, 20, HOUR);
+	for (size_t i = 0; i < 10; i++)
+		add_alert(bt, i, "brute", YW_LEVEL_HIGH);
+	add_alert(bt, 10, "other", YW_LEVEL_HIGH);
+	assert_int_equal(ingest_ok(f->st, "a1", bt), 0);
+	r = risk(f->st, HOUR, NULL, &fleet);
+	assert_string_equal(r.id[0], "a1");
+	assert_int_equal(r.open[0], 2);
+	assert_int_equal(r.high[0], 2);
+	assert_true(fabs(r.alerts[0] - (20 * 2 + 20)) < 1e-9); /* 20 * (1 + log10 10) + 20 */
+	assert_true(r.score[0] > base);
+	assert_true(r.score[1] == 0);
+	double high = r.score[0];
+	/* Fleet: half the mean, half the worst decile (a1). */
+	assert_true(fabs(fleet - (0.5 * high / 2 + 0.5 * high)) < 1e-9);
+
+	/* A day later the alerts weigh half. */
+	r = risk(f->st, HOUR + 24 * HOUR, "a1", NULL);
+	assert_true(fabs(r.alerts[0] - 30) < 1e-9);
+	assert_true(r.score[0] < high);
+
+	/* Resolving one lowers the score; the history records what it was. */
+	assert_int_equal(yw_store_risk_snapshot(f->st, 2 * HOUR), 0);
+	struct yw_store_alert_change c = {.id = 1, .action = YW_ALERT_RESOLVE, .by = "ops"};
+	assert_int_equal(yw_store_alert_change(f->st, &c), 0);
+	r = risk(f->st, HOUR, "a1", NULL);
+	assert_int_equal(r.open[0], 1);
+	assert_true(r.score[0] < high && r.score[0] > base);
+	assert_int_equal(yw_store_risk_snapshot(f->st, 3 * HOUR), 0);
+	struct points p = {0};
+	assert_int_equal(yw_store_risk_history(f->st, "a1", 0, point_cb, &p), 0);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.ts[0], 2 * HOUR);
+	assert_true(p.score[1] < p.score[0]);
+	p.n = 0;
+	assert_int_equal(yw_store_risk_history(f->st, "fleet", 3 * HOUR, point_cb, &p), 0);
+	assert_int_equal(p.n, 1);
+	p.n = 0;
+	assert_int_equal(yw_store_risk_history(f->st, "a2", 0, point_cb, &p), 0);
+	assert_int_equal(p.n, 2);
+	assert_true(p.score[0] == 0);
+
+	/* A revoked agent leaves the fleet. */
+	assert_int_equal(yw_store_agent_revoke(f->st, "a1", 4 * HOUR), 0);
+	r = risk(f->st, HOUR, NULL, &fleet);
+	assert_int_equal(r.n, 1);
+	assert_true(fleet == 0);
+	struct risk_seen none = {0};
+	assert_int_equal(yw_store_risk(f->st, HOUR, "a1", risk_cb, &none, NULL), YW_ENOENT);
+	free(bt);
+}
+
+/* A version-2 database with alerts upgrades: each becomes a first occurrence. */
+static void test_schema_v3(void **state)
+{
+	struct fixture *f = *state;
+	char dir[80];
+	snprintf(dir, sizeof(dir), "%s4", f->dir);
+	struct yw_store *st;
+	struct yw_store_opts v2 = {.schema_target = 2};
+	assert_int_equal(yw_store_open_sqlite(dir, &v2, &st), 0);
+	yw_store_close(st);
+	assert_int_equal(sql1(dir, "INSERT INTO agents (id, name, grp, os, version, cert_serial,"
+	                           " addresses, enrolled_at) VALUES"
+	                           " ('old', 'oldhost', 'g', 'linux', '0.0.1', '01', '[]', 1)"
+	                           " RETURNING num"),
+	                 1);
+	assert_int_equal(sql1(dir, "INSERT INTO alerts (agent, seq, rule_id, title, level, tags,"
+	                           " event_ts, created_at) VALUES (1, 1, 'r', 'r', 3, '[]', 5, 7)"
+	                           " RETURNING id"),
+	                 1);
+	assert_int_equal(yw_store_open_sqlite(dir, NULL, &st), 0);
+	assert_int_equal(sql1(dir, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+	struct alert_copy a = alert_by_id(st, 1);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(a.first_seen, 7);
+	assert_int_equal(a.last_seen, 7);
+	assert_string_equal(a.status, "new");
+	assert_string_equal(a.key, "");
+	struct yw_store_alert_change c = {.id = 1, .action = YW_ALERT_ACK, .by = "ops"};
+	assert_int_equal(yw_store_alert_change(st, &c), 0);
+	yw_store_close(st);
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(void)
@@ -957,6 +1711,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ingest_many, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ingest_exactly_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_skip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alert_queries, setup, teardown),
@@ -964,6 +1719,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_suppressions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_incidents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_risk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_v3, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
