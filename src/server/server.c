@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "respond.h"
+#include "autorespond.h"
 #include "server.h"
 #include "yiwang/error.h"
 #include "yiwang/tls.h"
@@ -718,9 +719,12 @@ static void pipeline_done(void *ud, uint64_t conn, const char *agent_id, uint64_
 	yw_loop_wake(s->loop);
 }
 
+static void send_auto(struct yw_server *s);
+
 static void on_wake(struct yw_loop *l, void *ud)
 {
 	struct yw_server *s = ud;
+	send_auto(s);
 	pthread_mutex_lock(s->done_mu);
 	struct done_item *d = s->done_head;
 	s->done_head = NULL;
@@ -761,9 +765,68 @@ static int agent_group(void *ud, const struct yw_store_agent *a)
 
 /* Runs on pipeline workers: queue the alert for every channel whose filters it passes, with
  * the solution (Chinese first: the operators' language) attached. */
+struct auto_cmd {
+	struct auto_cmd *next;
+	char *agent, *action, *args, *by;
+};
+
+/* Worker thread: a policy matched; the command goes out from the loop thread, which owns the
+ * connections. */
+static void queue_auto(void *ud, const char *agent_id, const char *action, const char *args,
+		       const char *by)
+{
+	struct yw_server *s = ud;
+	struct auto_cmd *c = calloc(1, sizeof(*c));
+	if (!c || !(c->agent = strdup(agent_id)) || !(c->action = strdup(action)) ||
+	    !(c->args = strdup(args)) || !(c->by = strdup(by))) {
+		if (c) {
+			free(c->agent);
+			free(c->action);
+			free(c->args);
+		}
+		free(c);
+		yw_logf(YW_LOG_ERROR, "automatic %s for agent %s dropped: out of memory", action,
+			agent_id);
+		return;
+	}
+	pthread_mutex_lock(s->done_mu);
+	c->next = s->auto_head;
+	s->auto_head = c;
+	pthread_mutex_unlock(s->done_mu);
+	yw_loop_wake(s->loop);
+}
+
+static void send_auto(struct yw_server *s)
+{
+	pthread_mutex_lock(s->done_mu);
+	struct auto_cmd *c = s->auto_head;
+	s->auto_head = NULL;
+	pthread_mutex_unlock(s->done_mu);
+	while (c) {
+		struct auto_cmd *next = c->next;
+		uint64_t id = 0;
+		int rc = yw_server_command(s, c->agent, c->action, c->args, c->by, &id);
+		if (rc)
+			yw_logf(YW_LOG_WARNING, "automatic %s for agent %s (%s) not sent: %s", c->action,
+				c->agent, c->by, yw_strerror(rc));
+		else
+			yw_logf(YW_LOG_INFO, "automatic %s %s sent to agent %s as command %llu (%s)",
+				c->action, c->args, c->agent, (unsigned long long)id, c->by);
+		free(c->agent);
+		free(c->action);
+		free(c->args);
+		free(c->by);
+		free(c);
+		c = next;
+	}
+}
+
 static void pipeline_alert(void *ud, const struct yw_pipeline_alert *a)
 {
 	struct yw_server *s = ud;
+	if (s->autorespond)
+		yw_autorespond_alert(s->autorespond, a->agent_id, a->rule, a->event_json,
+				     yw_wall_ns() / 1000000, queue_auto, s);
 	if (!s->notify)
 		return;
 	struct group_ctx g = {""};
@@ -872,6 +935,8 @@ const struct yw_opt yw_server_opts[] = {
 	     31536000000LL),
 	OPT("notify.channels", YW_OPT_STR, notify_channels, NULL,
 	    "YAML file of notification channels (docs/notifications.md); none by default"),
+	OPT("respond.policies", YW_OPT_STR, respond_policies, NULL,
+	    "YAML file of automatic response policies (docs/respond.md); none by default"),
 	OPT("solutions", YW_OPT_STR, solutions, NULL,
 	    "solution library directory (default: the shipped rules/solutions)"),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_server_config, log_level), "info",
@@ -1040,6 +1105,17 @@ int yw_server_start(struct yw_server *s)
 			yw_logf(YW_LOG_WARNING, "solutions %s: %zu entries skipped", soldir, sd.nerrors);
 		yw_diags_free(&sd);
 	}
+	if (s->cfg.respond_policies) {
+		struct yw_diags ad = YW_DIAGS_INIT;
+		rc = yw_autorespond_load(s->cfg.respond_policies, &ad, &s->autorespond);
+		yw_diags_print(&ad, stderr);
+		yw_diags_free(&ad);
+		if (rc) {
+			yw_logf(YW_LOG_ERROR, "response policies %s: %s", s->cfg.respond_policies,
+				yw_strerror(rc));
+			return rc;
+		}
+	}
 	if (s->cfg.notify_channels) {
 		struct yw_notify_channels chs = {0};
 		struct yw_diags nd = YW_DIAGS_INIT;
@@ -1096,6 +1172,16 @@ void yw_server_stop(struct yw_server *s)
 	yw_pipeline_free(s->pipe);
 	yw_notify_free(s->notify);
 	yw_solutions_free(s->sols);
+	yw_autorespond_free(s->autorespond);
+	while (s->auto_head) {
+		struct auto_cmd *c = s->auto_head;
+		s->auto_head = c->next;
+		free(c->agent);
+		free(c->action);
+		free(c->args);
+		free(c->by);
+		free(c);
+	}
 	if (s->loop)
 		on_wake(s->loop, s);
 	yw_loop_free(s->loop);

@@ -34,6 +34,7 @@ struct yw_server_config {
 	char *log_level;
 	char *notify_channels; /* YAML file of notification channels; NULL = none */
 	char *solutions;       /* solution library directory; NULL = the shipped one */
+	char *respond_policies; /* YAML of automatic response policies; NULL = none */
 };
 
 extern const struct yw_opt yw_server_opts[];
@@ -51,6 +52,8 @@ struct yw_server {
 	struct yw_pipeline *pipe;
 	struct yw_notify *notify;     /* NULL when no channel is configured */
 	struct yw_solutions *sols;    /* NULL when the library cannot be found */
+	struct yw_autorespond *autorespond; /* NULL when no policy file is configured */
+	struct auto_cmd *auto_head;   /* commands from policies, for the loop thread */
 	struct yw_server_responses *responses; /* respond.c: responses.db, opened on first use */
 	struct yw_proto *proto; /* loop thread's codec */
 	int listen_fd, api_fd;
