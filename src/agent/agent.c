@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "audit_check.h"
 #include "yiwang/collector.h"
 #include "yiwang/error.h"
 #include "yiwang/log.h"
@@ -140,6 +141,8 @@ const struct yw_opt yw_agent_opts[] = {
 	    "policy files or globs (default: the shipped policies)"),
 	OPTR("sca.interval", YW_OPT_DURATION, sca_interval_ms, "12h",
 	     "how often the policies run", 10000, 604800000),
+	OPT("audit.check", YW_OPT_BOOL, audit_check, "true",
+	    "compare the kernel's audit rules with the recommended set at start-up"),
 	OPT("fim.enabled", YW_OPT_BOOL, fim_enabled, "true", "watch files for changes (FIM)"),
 	OPT("fim.paths", YW_OPT_LIST, fim_paths, "/etc,/usr/bin,/usr/sbin,/boot",
 	    "files and directories watched (recursively)"),
@@ -656,12 +659,13 @@ static int spool_cursor(void *ud, const char *source, size_t len, const void **c
 	return yw_spool_cursor(ud, source, len, cursor, clen, seq);
 }
 
-/* The shipped baseline policies: installed, or beside the build tree when run from it. */
-static int sca_default_policies(char *out, size_t n)
+/* A shipped file: installed, or beside the build tree when run from it (rel is relative to
+ * the repository's root). */
+static int shipped_path(const char *installed, const char *rel, char *out, size_t n)
 {
 	char exe[4096];
-	if (access(YW_SCA_DIR, R_OK) == 0) {
-		snprintf(out, n, "%s/*.yml", YW_SCA_DIR);
+	if (access(installed, R_OK) == 0) {
+		snprintf(out, n, "%s", installed);
 		return 0;
 	}
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -671,8 +675,48 @@ static int sca_default_policies(char *out, size_t n)
 	char *slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	snprintf(out, n, "%s/../rules/sca/*.yml", exe);
+	snprintf(out, n, "%s/../%s", exe, rel);
 	return 0;
+}
+
+static int sca_default_policies(char *out, size_t n)
+{
+	char dir[4096];
+	int rc = shipped_path(YW_SCA_DIR, "rules/sca", dir, sizeof(dir));
+	if (rc == 0)
+		snprintf(out, n, "%.4000s/*.yml", dir);
+	return rc;
+}
+
+/* Compares the kernel's audit rules with the recommended set at start-up: a missing key means
+ * the auditd Sigma rules cannot see that activity. Reported as an event and a log line. */
+static void check_audit_rules(struct agent *a)
+{
+	char path[4200];
+	struct yw_strbuf missing = YW_STRBUF_INIT;
+	if (shipped_path(YW_AUDIT_RULES, "rules/audit/yiwang.rules", path, sizeof(path)) != 0)
+		return;
+	int rc = yw_audit_check(path, &missing);
+	if (rc == YW_ENOENT) {
+		yw_logf(YW_LOG_INFO, "auditd is not installed here: audit rules not checked");
+	} else if (rc) {
+		yw_logf(YW_LOG_WARNING, "cannot list the kernel's audit rules: %s", yw_strerror(rc));
+	} else if (missing.len) {
+		yw_logf(YW_LOG_WARNING, "audit rules missing from the kernel (keys): %s; see %s",
+			missing.data, path);
+		struct yw_strbuf j = YW_STRBUF_INIT;
+		yw_strbuf_puts(&j, "{\"event.kind\":\"state\",\"event.category\":\"configuration\","
+				   "\"event.action\":\"audit_rules_missing\",\"yiwang.audit.missing\":");
+		yw_strbuf_json_str(&j, missing.data, missing.len);
+		yw_strbuf_puts(&j, ",\"message\":\"recommended audit rules are not loaded\"}");
+		struct yw_record r = {.ts_ns = yw_wall_ns(), .kind = YW_REC_AGENT, .source = "agent",
+				      .source_len = 5, .data = j.data, .len = (uint32_t)j.len};
+		yw_spool_append(a->spool, &r, NULL, 0);
+		yw_strbuf_free(&j);
+	} else {
+		yw_logf(YW_LOG_INFO, "the kernel has the recommended audit rules");
+	}
+	yw_strbuf_free(&missing);
 }
 
 /* Starts one collector; a collector the machine cannot support (e.g. no process connector)
@@ -768,6 +812,8 @@ int yw_agent_run(struct yw_agent_config *cfg)
 	}
 	if (cfg->respond_enabled)
 		yw_respond_new_agent(cfg, a.server, a.spool, &a.resp);
+	if (cfg->audit_check)
+		check_audit_rules(&a);
 	/* The file collector, with every configured pattern. */
 	if (cfg->files.n) {
 		struct yw_collector_opt *o = calloc(cfg->files.n + 1, sizeof(*o));

@@ -29,6 +29,7 @@ struct yw_agent_config {
 	bool sca_enabled;
 	struct yw_strlist sca_policies;
 	int64_t sca_interval_ms;
+	bool audit_check;
 	bool fim_enabled, fim_realtime;
 	struct yw_strlist fim_paths;
 	int64_t fim_scan_ms, fim_io_rate;
