@@ -96,7 +96,9 @@ static int common_setup(SSL_CTX *s, char *err, size_t errsz)
 	 * check of the agent's certificate. */
 	SSL_CTX_set_num_tickets(s, 0);
 	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Release the 16 KiB read and write buffers of idle connections: a server holds thousands. */
+	SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			       SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_max_cert_list(s, YW_TLS_MAX_CERT_LIST);
 	SSL_CTX_set_verify_depth(s, TLS_VERIFY_DEPTH);
 	SSL_CTX_set_default_passwd_cb(s, no_passphrase);
