@@ -181,14 +181,18 @@ row "(c) agent CPU at 1,000 lines/s" "$pct % of one core" \
 echo "(d) $LAT_LINES sshd failures at 10 lines/s -> 'SSH Authentication Failure' alerts"
 python3 - "$T/follow.log" "$T/written.txt" "$LAT_LINES" <<'PY'
 # Each line carries its id as the port; its write time (CLOCK_REALTIME, ns) goes to a file.
+# Every line comes from its own address (documentation ranges, never contacted): alerts from
+# one source are folded into one open alert with a count, and each must be timed alone.
 import sys, time
+nets = ["192.0.2.", "198.51.100.", "203.0.113."]
 out, times, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 start = time.monotonic()
 with open(out, "a") as f, open(times, "w") as t:
     for i in range(n):
         port = 40000 + i
+        ip = nets[i // 250 % 3] + str(i % 250 + 1)
         f.write("Nov 26 12:00:00 bench-host sshd[4242]: Failed password for root from "
-                "192.0.2.1 port %d ssh2\n" % port)
+                "%s port %d ssh2\n" % (ip, port))
         f.flush()
         t.write("%d %d\n" % (port, time.time_ns()))
         delay = start + (i + 1) / 10 - time.monotonic()
@@ -198,7 +202,7 @@ PY
 q="SELECT CAST(e.data AS TEXT), a.created_at FROM alerts a
    JOIN events e ON e.agent = a.agent AND e.seq = a.seq
    WHERE a.agent = $num AND a.title = 'SSH Authentication Failure'
-   AND CAST(e.data AS TEXT) LIKE '%from 192.0.2.1 port 4% ssh2'"
+   AND CAST(e.data AS TEXT) LIKE '%Failed password for root from % port 4% ssh2'"
 lat_ge() { [ "$(db "SELECT COUNT(*) FROM ($q)")" -ge "$1" ]; }
 wait_for 60 lat_ge "$LAT_LINES" || true
 db -separator ' ' "$q" >"$T/alerts.txt"
