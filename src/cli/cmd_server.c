@@ -331,6 +331,16 @@ static int alert_line(void *ud, json_t *a)
 		put_safe(o->f, v, i >= 2 ? 120 : 60);
 	}
 	fputc('\n', o->f);
+	/* Every alert comes with what to do about it: its solution's first line. */
+	json_t *sol = json_object_get(a, "solution");
+	const char *lang = getenv("LANG");
+	const char *l = lang && !strncmp(lang, "zh", 2) ? "zh" : "en";
+	const char *what = json_string_value(json_object_get(json_object_get(sol, "what"), l));
+	if (what) {
+		fprintf(o->f, "    %s: ", l[0] == 'z' ? "处置" : "solution");
+		put_safe(o->f, what, 200);
+		fputc('\n', o->f);
+	}
 	return 0;
 }
 

@@ -52,4 +52,16 @@ for r in rows:
     assert "发生了什么" in b["solution"], b
 assert not any(r["body"]["level"] == "medium" for r in rows)
 ' "$T/received.jsonl"
+# Every alert is shown with its solution, in both languages.
+"$build/yiwang" alerts --output jsonl --data-dir "$S" > "$T/alerts.jsonl"
+check "every stored alert comes with a solution" python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) >= 5, len(rows)
+for r in rows:
+    s = r["solution"]
+    assert s and s["what"]["en"] and s["what"]["zh"] and s["fix"]["zh"], r["title"]
+    assert s["level"] in ("rule", "technique", "tactic", "generic"), s["level"]
+' "$T/alerts.jsonl"
+check "text output shows what to do" grep -q "solution: " <("$build/yiwang" alerts --data-dir "$S")
 exit $fail
