@@ -13,88 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_client.h"
 #include "cli.h"
 #include "yiwang/config.h"
 #include "yiwang/error.h"
 #include "yiwang/strbuf.h"
-
-static const char *data_dir(const char *opt)
-{
-	if (opt)
-		return opt;
-	const char *env = getenv("YIWANG_DATA_DIR");
-	return env && *env ? env : "/var/lib/yiwang";
-}
-
-/* Sends one request and calls row() for every reply line but the last, which it returns
- * parsed in *final (caller decrefs). Returns 0 or YW_EIO with a message printed. */
-static int call(const char *dir, const char *request, int (*row)(void *ud, json_t *r), void *ud,
-		json_t **final)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/yiwang.sock", dir);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "yiwang: data directory path too long\n");
-		return YW_EIO;
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		fprintf(stderr, "yiwang: cannot reach the server at %s: %s\n"
-				"  (is yiwang-server running with --data-dir %s?)\n",
-			sa.sun_path, strerror(errno), dir);
-		if (fd >= 0)
-			close(fd);
-		return YW_EIO;
-	}
-	size_t len = strlen(request);
-	if (write(fd, request, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
-		close(fd);
-		return YW_EIO;
-	}
-	FILE *f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return YW_EIO;
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	json_t *last = NULL;
-	int rc = 0;
-	while (getline(&line, &cap, f) > 0) {
-		json_error_t jerr;
-		json_t *j = json_loads(line, 0, &jerr);
-		if (!j)
-			continue;
-		if (json_object_get(j, "ok")) {
-			last = j;
-			break;
-		}
-		if (row && (rc = row(ud, j)) != 0) {
-			json_decref(j);
-			break;
-		}
-		json_decref(j);
-	}
-	free(line);
-	fclose(f);
-	if (rc)
-		return rc;
-	if (!last) {
-		fprintf(stderr, "yiwang: the server closed the connection without an answer\n");
-		return YW_EIO;
-	}
-	if (!json_is_true(json_object_get(last, "ok"))) {
-		const char *e = json_string_value(json_object_get(last, "error"));
-		fprintf(stderr, "yiwang: server: %s\n", e ? e : "request failed");
-		json_decref(last);
-		return YW_EIO;
-	}
-	if (final)
-		*final = last;
-	else
-		json_decref(last);
-	return 0;
-}
 
 static const char *s_or(json_t *o, const char *k, const char *def)
 {
@@ -148,9 +71,9 @@ static void put_pad(FILE *f, const char *s, size_t width)
 static int cmd_token(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"group", required_argument, NULL, 'g'},   {"expires", required_argument, NULL, 'e'},
-		{"uses", required_argument, NULL, 'u'},    {"data-dir", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},          {0},
+	    {"group", required_argument, NULL, 'g'}, {"expires", required_argument, NULL, 'e'},
+	    {"uses", required_argument, NULL, 'u'},  {"data-dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},        {0},
 	};
 	const char *group = "default", *dir = NULL;
 	int64_t ttl = -1, uses = -2;
@@ -186,10 +109,13 @@ static int cmd_token(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 'h':
-			puts("usage: yiwang token create [--group G] [--expires DURATION] [--uses N] "
-			     "[--data-dir DIR]\n\nPrints an enrolment string for `yiwang-agent enroll`: "
-			     "the server address,\na secret token and the server CA's fingerprint.\n"
-			     "Defaults: group 'default', expires in 24h, 1 use.");
+			puts(
+			    "usage: yiwang token create [--group G] [--expires DURATION] [--uses "
+			    "N] "
+			    "[--data-dir DIR]\n\nPrints an enrolment string for `yiwang-agent "
+			    "enroll`: "
+			    "the server address,\na secret token and the server CA's fingerprint.\n"
+			    "Defaults: group 'default', expires in 24h, 1 use.");
 			return YW_EXIT_OK;
 		default:
 			return YW_EXIT_USAGE;
@@ -204,7 +130,7 @@ static int cmd_token(int argc, char **argv)
 		yw_strbuf_printf(&req, ",\"uses\":%lld", (long long)uses);
 	yw_strbuf_putc(&req, '}');
 	json_t *fin = NULL;
-	int rc = call(data_dir(dir), req.data, NULL, NULL, &fin);
+	int rc = yw_cli_api_call(yw_cli_data_dir(dir), req.data, NULL, NULL, &fin);
 	yw_strbuf_free(&req);
 	if (rc)
 		return YW_EXIT_FAIL;
@@ -233,12 +159,12 @@ static int agent_line(void *ud, json_t *a)
 	char seen[32];
 	fmt_time(i_of(a, "last_seen"), seen, sizeof(seen));
 	const char *status = i_of(a, "revoked_at") ? "revoked"
-			     : i_of(a, "online")   ? "online"
-						   : "offline";
+	                     : i_of(a, "online")   ? "online"
+	                                           : "offline";
 	fprintf(o->f, "%-36s  ", s_or(a, "id", "-"));
 	put_pad(o->f, s_or(a, "name", "-"), 24);
 	fprintf(o->f, "  %-10s %-8s %-20s %10lld  %-8s ", s_or(a, "group", "-"), status, seen,
-		i_of(a, "events_received"), s_or(a, "version", "-"));
+	        i_of(a, "events_received"), s_or(a, "version", "-"));
 	put_safe(o->f, s_or(a, "os", "-"), 30);
 	fputs("  ", o->f);
 	put_safe(o->f, s_or(a, "addresses", "-"), 60);
@@ -249,8 +175,10 @@ static int agent_line(void *ud, json_t *a)
 static int cmd_agents(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'}, {"data-dir", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},         {0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *dir = NULL;
 	struct out o = {false, stdout, 0};
@@ -267,7 +195,8 @@ static int cmd_agents(int argc, char **argv)
 		case 'h':
 			puts("usage: yiwang agents [list] [--output text|jsonl] [--data-dir DIR]\n"
 			     "       yiwang agents revoke ID [--data-dir DIR]\n\n"
-			     "Lists enrolled terminals (id, name, group, status, last seen, events,\n"
+			     "Lists enrolled terminals (id, name, group, status, last seen, "
+			     "events,\n"
 			     "OS, addresses) or revokes one: its connection is closed at once and\n"
 			     "new ones are refused.");
 			return YW_EXIT_OK;
@@ -285,7 +214,7 @@ static int cmd_agents(int argc, char **argv)
 		yw_strbuf_puts(&req, "{\"op\":\"revoke\",\"id\":");
 		yw_strbuf_json_str(&req, argv[optind + 1], strlen(argv[optind + 1]));
 		yw_strbuf_putc(&req, '}');
-		int rc = call(data_dir(dir), req.data, NULL, NULL, NULL);
+		int rc = yw_cli_api_call(yw_cli_data_dir(dir), req.data, NULL, NULL, NULL);
 		yw_strbuf_free(&req);
 		if (rc == 0)
 			printf("revoked %s\n", argv[optind + 1]);
@@ -298,8 +227,9 @@ static int cmd_agents(int argc, char **argv)
 	if (!o.jsonl)
 		printf("%-36s  %-24s  %-10s %-8s %-20s %10s  %-8s %s\n", "ID", "NAME", "GROUP",
 		       "STATUS", "LAST SEEN", "EVENTS", "VERSION", "OS  ADDRESSES");
-	return call(data_dir(dir), "{\"op\":\"agents\"}", agent_line, &o, NULL) ? YW_EXIT_FAIL
-										 : YW_EXIT_OK;
+	return yw_cli_api_call(yw_cli_data_dir(dir), "{\"op\":\"agents\"}", agent_line, &o, NULL)
+	           ? YW_EXIT_FAIL
+	           : YW_EXIT_OK;
 }
 
 /* ---- alerts ---- */
@@ -373,11 +303,15 @@ static int parse_since(const char *s, long long *ns)
 static int cmd_alerts(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"follow", no_argument, NULL, 'f'},       {"since", required_argument, NULL, 's'},
-		{"level", required_argument, NULL, 'l'},  {"agent", required_argument, NULL, 'a'},
-		{"output", required_argument, NULL, 'o'}, {"limit", required_argument, NULL, 'n'},
-		{"data-dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
-		{0},
+	    {"follow", no_argument, NULL, 'f'},
+	    {"since", required_argument, NULL, 's'},
+	    {"level", required_argument, NULL, 'l'},
+	    {"agent", required_argument, NULL, 'a'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	static const char *const levels[] = {"informational", "low", "medium", "high", "critical"};
 	const char *dir = NULL, *agent = NULL;
@@ -394,7 +328,7 @@ static int cmd_alerts(int argc, char **argv)
 		case 's':
 			if (parse_since(optarg, &since)) {
 				fprintf(stderr, "yiwang alerts: --since takes a duration (1h) or a "
-						"time (2026-11-26T08:00:00Z)\n");
+				                "time (2026-11-26T08:00:00Z)\n");
 				return YW_EXIT_USAGE;
 			}
 			break;
@@ -421,11 +355,15 @@ static int cmd_alerts(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 'h':
-			puts("usage: yiwang alerts [--follow] [--since T] [--level L] [--agent ID]\n"
-			     "                     [--limit N] [--output text|jsonl] [--data-dir DIR]\n\n"
-			     "Prints stored alerts, newest last. --since takes a duration (30m, 2h)\n"
-			     "or a UTC time; --level the lowest level shown; --follow keeps printing\n"
-			     "new alerts as they arrive (Ctrl-C stops).");
+			puts(
+			    "usage: yiwang alerts [--follow] [--since T] [--level L] [--agent ID]\n"
+			    "                     [--limit N] [--output text|jsonl] [--data-dir "
+			    "DIR]\n\n"
+			    "Prints stored alerts, newest last. --since takes a duration (30m, "
+			    "2h)\n"
+			    "or a UTC time; --level the lowest level shown; --follow keeps "
+			    "printing\n"
+			    "new alerts as they arrive (Ctrl-C stops).");
 			return YW_EXIT_OK;
 		default:
 			return YW_EXIT_USAGE;
@@ -436,16 +374,17 @@ static int cmd_alerts(int argc, char **argv)
 	bool first = true;
 	do {
 		struct yw_strbuf req = YW_STRBUF_INIT;
-		yw_strbuf_printf(&req,
-				 "{\"op\":\"alerts\",\"since\":%lld,\"min_level\":%d,\"after_id\":%lld,"
-				 "\"limit\":%lld,\"newest\":%d",
-				 since, min_level, o.last_id, limit, first ? 1 : 0);
+		yw_strbuf_printf(
+		    &req,
+		    "{\"op\":\"alerts\",\"since\":%lld,\"min_level\":%d,\"after_id\":%lld,"
+		    "\"limit\":%lld,\"newest\":%d",
+		    since, min_level, o.last_id, limit, first ? 1 : 0);
 		if (agent) {
 			yw_strbuf_puts(&req, ",\"agent\":");
 			yw_strbuf_json_str(&req, agent, strlen(agent));
 		}
 		yw_strbuf_putc(&req, '}');
-		int rc = call(data_dir(dir), req.data, alert_line, &o, NULL);
+		int rc = yw_cli_api_call(yw_cli_data_dir(dir), req.data, alert_line, &o, NULL);
 		yw_strbuf_free(&req);
 		fflush(o.f);
 		if (rc)
