@@ -271,6 +271,21 @@ typedef int (*yw_store_risk_point_cb)(void *ctx, const struct yw_store_risk_poin
 
 struct yw_store_ingest_item;
 
+/* An item of a terminal's current inventory (docs/inventory.md): data is its latest event. */
+struct yw_store_inventory_row {
+	const char *dataset; /* packages, users, groups, ports, interfaces, services, os, ... */
+	const char *key;
+	const char *data;
+	int64_t updated_at;
+};
+/* One change of a terminal's inventory (an item added, changed or removed). */
+struct yw_store_inventory_change {
+	int64_t id, ts;
+	const char *dataset, *key, *action, *data;
+};
+typedef int (*yw_store_inventory_cb)(void *ctx, const struct yw_store_inventory_row *r);
+typedef int (*yw_store_inventory_change_cb)(void *ctx, const struct yw_store_inventory_change *c);
+
 /* A backend. Every entry has the meaning of the yw_store_* wrapper of the same name. */
 struct yw_store;
 struct yw_store_ops {
@@ -293,6 +308,10 @@ struct yw_store_ops {
 	int (*ingest)(struct yw_store *st, const char *agent_id, const struct yw_store_batch *b,
 	              uint64_t *ack);
 	int (*ingest_many)(struct yw_store *st, struct yw_store_ingest_item *items, size_t n);
+	int (*inventory)(struct yw_store *st, const char *agent_id, const char *dataset,
+	                 yw_store_inventory_cb cb, void *ctx);
+	int (*inventory_history)(struct yw_store *st, const char *agent_id, int64_t after_id,
+	                         size_t limit, yw_store_inventory_change_cb cb, void *ctx);
 	int (*alerts)(struct yw_store *st, const struct yw_store_alert_query *q,
 	              yw_store_alert_cb cb, void *ctx);
 	int (*stats)(struct yw_store *st, struct yw_store_stats *s);
@@ -325,7 +344,7 @@ void yw_store_close(struct yw_store *st);
 const char *yw_store_backend(const struct yw_store *st);
 
 /* The schema version this program writes. */
-#define YW_STORE_SCHEMA_VERSION 3
+#define YW_STORE_SCHEMA_VERSION 4
 
 /* Rows yw_store_alerts() returns when the query sets no limit. */
 #define YW_STORE_DEFAULT_LIMIT 100
@@ -411,6 +430,15 @@ struct yw_store_ingest_item {
  * small batches from many agents. Returns 0, or an error that failed every batch (e.g. the
  * commit itself), which is then also in each rc. */
 int yw_store_ingest_many(struct yw_store *st, struct yw_store_ingest_item *items, size_t n);
+
+/* The current inventory of a terminal, kept from its inventory events at ingest (a full
+ * snapshot replaces it; changes update it), optionally one dataset only; by dataset and key. */
+int yw_store_inventory(struct yw_store *st, const char *agent_id, const char *dataset,
+                       yw_store_inventory_cb cb, void *ctx);
+/* The changes of a terminal's inventory after after_id, oldest first, at most limit rows
+ * (0 = YW_STORE_DEFAULT_LIMIT). Full snapshots are not changes. */
+int yw_store_inventory_history(struct yw_store *st, const char *agent_id, int64_t after_id,
+                               size_t limit, yw_store_inventory_change_cb cb, void *ctx);
 
 /* Calls cb for each alert matching q, in id order. */
 int yw_store_alerts(struct yw_store *st, const struct yw_store_alert_query *q, yw_store_alert_cb cb,

@@ -396,8 +396,99 @@ static int cmd_alerts(int argc, char **argv)
 	return YW_EXIT_OK;
 }
 
+/* ---- inventory ---- */
+
+static int inventory_line(void *ud, json_t *r)
+{
+	struct out *o = ud;
+	if (o->jsonl) {
+		char *s = json_dumps(r, JSON_COMPACT);
+		fprintf(o->f, "%s\n", s ? s : "{}");
+		free(s);
+		return 0;
+	}
+	json_t *item = json_object_get(r, "item");
+	const char *action = s_or(r, "action", NULL);
+	if (action) {
+		char ts[32];
+		fmt_time(i_of(r, "ts"), ts, sizeof(ts));
+		fprintf(o->f, "%-20s  %-20s ", ts, action);
+	}
+	fprintf(o->f, "%-11s ", s_or(r, "dataset", "-"));
+	put_pad(o->f, s_or(r, "key", "-"), 40);
+	const char *extra = s_or(item, "package.version", NULL);
+	if (!extra)
+		extra = s_or(item, "process.name", NULL);
+	if (!extra)
+		extra = s_or(item, "host.os.full", NULL);
+	if (extra) {
+		fputs("  ", o->f);
+		put_safe(o->f, extra, 60);
+	}
+	fputc('\n', o->f);
+	return 0;
+}
+
+static int cmd_inventory(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dataset", required_argument, NULL, 'D'}, {"history", no_argument, NULL, 'H'},
+		{"output", required_argument, NULL, 'o'},  {"data-dir", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},          {0},
+	};
+	const char *dir = NULL, *dataset = NULL;
+	bool history = false;
+	struct out o = {false, stdout, 0};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "D:Ho:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			dataset = optarg;
+			break;
+		case 'H':
+			history = true;
+			break;
+		case 'o':
+			o.jsonl = !strcmp(optarg, "jsonl");
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'h':
+			puts("usage: yiwang inventory AGENT [--dataset D] [--history] [--output text|jsonl]\n"
+			     "                        [--data-dir DIR]\n\n"
+			     "The terminal's current inventory as the server keeps it (packages, users,\n"
+			     "groups, ports, interfaces, services, os, hostname, hardware), or with\n"
+			     "--history the changes it reported (package installed, user added, ...).");
+			return YW_EXIT_OK;
+		default:
+			return YW_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "yiwang inventory: an agent id is required\n");
+		return YW_EXIT_USAGE;
+	}
+	struct yw_strbuf req = YW_STRBUF_INIT;
+	yw_strbuf_puts(&req, "{\"op\":\"inventory\",\"agent\":");
+	yw_strbuf_json_str(&req, argv[optind], strlen(argv[optind]));
+	if (dataset) {
+		yw_strbuf_puts(&req, ",\"dataset\":");
+		yw_strbuf_json_str(&req, dataset, strlen(dataset));
+	}
+	if (history)
+		yw_strbuf_puts(&req, ",\"history\":true");
+	yw_strbuf_putc(&req, '}');
+	int rc = yw_cli_api_call(yw_cli_data_dir(dir), req.data, inventory_line, &o, NULL);
+	yw_strbuf_free(&req);
+	return rc ? YW_EXIT_FAIL : YW_EXIT_OK;
+}
+
 int yw_cmd_server_api(const char *cmd, int argc, char **argv)
 {
+	if (!strcmp(cmd, "inventory"))
+		return cmd_inventory(argc, argv);
 	if (!strcmp(cmd, "token"))
 		return cmd_token(argc, argv);
 	if (!strcmp(cmd, "agents"))

@@ -18,6 +18,7 @@ static void usage(FILE *out)
 	      "  token create create an enrolment string for a new agent\n"
 	      "  agents       list enrolled agents, or revoke one\n"
 	      "  alerts       print alerts stored by the server (--follow to stream)\n"
+	      "  inventory    a terminal's current inventory, or its changes (--history)\n"
 	      "  alert        acknowledge, resolve, mark false positive or reopen an alert\n"
 	      "  incidents    alerts grouped per terminal and per attacking source\n"
 	      "  suppress     add, list or delete suppressions (with an expiry)\n"
@@ -51,7 +52,8 @@ int main(int argc, char **argv)
 		return yw_cmd_respond(argc - 1, argv + 1);
 	if (!strcmp(cmd, "solution"))
 		return yw_cmd_solution(argc - 1, argv + 1);
-	if (!strcmp(cmd, "token") || !strcmp(cmd, "agents") || !strcmp(cmd, "alerts"))
+	if (!strcmp(cmd, "token") || !strcmp(cmd, "agents") || !strcmp(cmd, "alerts") ||
+	    !strcmp(cmd, "inventory"))
 		return yw_cmd_server_api(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("yiwang %s\n", YW_VERSION);

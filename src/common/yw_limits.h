@@ -518,4 +518,38 @@
  * the count bounds that cost; operators need tens, not thousands. */
 #define YW_STORE_MAX_SUPPRESSIONS 1000
 
+/* ---- HTTP API (ht) ---- */
+
+/* Bytes of a request body: the API takes small JSON objects (a login, a status change). */
+#define YW_HTTP_MAX_BODY (64 * 1024)
+
+/* Memory MHD may use per connection for the request line and headers (its default is 32 KiB;
+ * a bigger header block is refused with 431). */
+#define YW_HTTP_CONN_MEMORY (64 * 1024)
+
+/* Simultaneous HTTP connections, and from one address: dashboards and scripts need a few. */
+#define YW_HTTP_MAX_CONNS 256
+#define YW_HTTP_MAX_CONNS_PER_IP 32
+
+/* Seconds an idle HTTP connection is kept. */
+#define YW_HTTP_IDLE_TIMEOUT_S 30
+
+/* Rows per page of a list (alerts, audit): a page is built in memory. */
+#define YW_HTTP_MAX_PAGE 1000
+
+/* Bytes of a user name, and the shortest password accepted. */
+#define YW_HTTP_MAX_NAME 64
+#define YW_HTTP_MIN_PASSWORD 8
+/* Bytes of a password: PBKDF2 hashes all of it, so a huge one would be a cheap CPU burner. */
+#define YW_HTTP_MAX_PASSWORD 1024
+
+/* Bytes of each text of an audit row (the path with its query). */
+#define YW_HTTP_MAX_AUDIT_TEXT 512
+
+/* Login failures from one address within the window before its logins are refused (429);
+ * addresses tracked at once (the oldest entry is reused beyond it). */
+#define YW_HTTP_LOGIN_FAILS 5
+#define YW_HTTP_LOGIN_WINDOW_NS (300LL * 1000000000LL)
+#define YW_HTTP_LOGIN_TRACKED 4096
+
 #endif

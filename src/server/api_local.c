@@ -139,6 +139,35 @@ static int alert_row(void *ud, const struct yw_store_alert_row *a)
 	return rc;
 }
 
+static int inventory_row(void *ud, const struct yw_store_inventory_row *i)
+{
+	struct rows *r = ud;
+	struct yw_strbuf *b = r->out;
+	int rc = yw_strbuf_putc(b, '{');
+	rc = rc ? rc : json_kv_str(b, "dataset", i->dataset, 0);
+	rc = rc ? rc : json_kv_str(b, "key", i->key, 1);
+	rc = rc ? rc : json_kv_int(b, "updated_at", i->updated_at);
+	/* data is the item's event as the server stored it: JSON already. */
+	rc = rc ? rc : yw_strbuf_printf(b, ",\"item\":%s}\n", i->data ? i->data : "null");
+	r->n++;
+	return rc;
+}
+
+static int inventory_change(void *ud, const struct yw_store_inventory_change *c)
+{
+	struct rows *r = ud;
+	struct yw_strbuf *b = r->out;
+	int rc = yw_strbuf_printf(b, "{\"id\":%lld", (long long)c->id);
+	rc = rc ? rc : json_kv_int(b, "ts", c->ts);
+	rc = rc ? rc : json_kv_str(b, "dataset", c->dataset, 1);
+	rc = rc ? rc : json_kv_str(b, "key", c->key, 1);
+	rc = rc ? rc : json_kv_str(b, "action", c->action, 1);
+	rc = rc ? rc : yw_strbuf_printf(b, ",\"item\":%s}\n", c->data ? c->data : "null");
+	r->n++;
+	r->last_id = c->id;
+	return rc;
+}
+
 static const char *jstr(json_t *req, const char *k)
 {
 	json_t *v = json_object_get(req, k);
@@ -201,6 +230,20 @@ static void handle(struct yw_server *s, const char *line, size_t len, struct yw_
 		if (q.limit == 0 || q.limit > API_MAX_ROWS)
 			q.limit = API_MAX_ROWS;
 		rc = yw_store_alerts(s->store, &q, alert_row, &r);
+		if (rc == 0)
+			yw_strbuf_printf(out, "{\"ok\":true,\"count\":%zu,\"last_id\":%lld}\n", r.n,
+					 (long long)r.last_id);
+	} else if (!strcmp(op, "inventory")) {
+		const char *agent = jstr(req, "agent");
+		if (!agent)
+			rc = YW_EINVAL;
+		else if (json_is_true(json_object_get(req, "history")))
+			rc = yw_store_inventory_history(s->store, agent, jint(req, "after_id", 0),
+							(size_t)jint(req, "limit", 1000),
+							inventory_change, &r);
+		else
+			rc = yw_store_inventory(s->store, agent, jstr(req, "dataset"), inventory_row,
+						&r);
 		if (rc == 0)
 			yw_strbuf_printf(out, "{\"ok\":true,\"count\":%zu,\"last_id\":%lld}\n", r.n,
 					 (long long)r.last_id);

@@ -22,6 +22,7 @@
 
 #include "respond.h"
 #include "autorespond.h"
+#include "http/http.h"
 #include "server.h"
 #include "yiwang/error.h"
 #include "yiwang/tls.h"
@@ -939,6 +940,12 @@ const struct yw_opt yw_server_opts[] = {
 	    "YAML file of automatic response policies (docs/respond.md); none by default"),
 	OPT("solutions", YW_OPT_STR, solutions, NULL,
 	    "solution library directory (default: the shipped rules/solutions)"),
+	OPT("http.listen", YW_OPT_STR, http_listen, "127.0.0.1:8443",
+	    "address of the HTTP API /api/v1 (docs/api.md); empty = off"),
+	OPT("http.tls", YW_OPT_BOOL, http_tls, "true",
+	    "HTTPS with the server certificate; off is allowed on loopback only"),
+	OPTR("http.session_ttl", YW_OPT_DURATION, http_session_ttl_ms, "8h",
+	     "lifetime of an HTTP API login session", 60000, 30LL * 24 * 3600 * 1000),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_server_config, log_level), "info",
 	 "lowest level of log lines written", 0, 0, log_levels},
 };
@@ -1148,6 +1155,10 @@ int yw_server_start(struct yw_server *s)
 		return rc;
 	if ((rc = yw_api_local_start(s)) != 0)
 		return rc;
+	/* A taken port leaves the agents served (logged); a bad address or clear text on a
+	 * public address stops the start. */
+	if ((rc = yw_http_start(s)) != 0 && rc != YW_EIO)
+		return rc;
 	yw_loop_after(s->loop, 60 * 1000, risk_timer, s);
 	yw_logf(YW_LOG_INFO, "listening on %s for agents (advertised as %s); CA %s",
 		s->cfg.listen, s->cfg.advertise, yw_pki_ca_fingerprint(s->ca));
@@ -1163,6 +1174,7 @@ void yw_server_stop(struct yw_server *s)
 		else
 			conn_close(c, NULL);
 	}
+	yw_http_stop(s);
 	if (s->loop)
 		yw_api_local_stop(s);
 	if (s->listen_fd >= 0)

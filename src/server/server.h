@@ -35,6 +35,9 @@ struct yw_server_config {
 	char *notify_channels; /* YAML file of notification channels; NULL = none */
 	char *solutions;       /* solution library directory; NULL = the shipped one */
 	char *respond_policies; /* YAML of automatic response policies; NULL = none */
+	char *http_listen;     /* host:port of the HTTP API; NULL/"" = off (http/http.h) */
+	bool http_tls;         /* HTTPS; plain HTTP is allowed on loopback only */
+	int64_t http_session_ttl_ms; /* lifetime of a login session */
 };
 
 extern const struct yw_opt yw_server_opts[];
@@ -55,6 +58,7 @@ struct yw_server {
 	struct yw_autorespond *autorespond; /* NULL when no policy file is configured */
 	struct auto_cmd *auto_head;   /* commands from policies, for the loop thread */
 	struct yw_server_responses *responses; /* respond.c: responses.db, opened on first use */
+	struct yw_http *http; /* http/http.c: the HTTP API; NULL when off */
 	struct yw_proto *proto; /* loop thread's codec */
 	int listen_fd, api_fd;
 	char api_path[4096];

@@ -129,6 +129,24 @@ static const char *const migrations[YW_STORE_SCHEMA_VERSION] = {
     " hits INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE risk_history (ts INTEGER NOT NULL, scope TEXT NOT NULL, score REAL NOT NULL);"
     "CREATE INDEX risk_history_scope ON risk_history (scope, ts);",
+    /* 4: the current inventory of each terminal and the history of its changes */
+    "CREATE TABLE inventory ("
+    " agent INTEGER NOT NULL,"
+    " dataset TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " snapshot INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (agent, dataset, key)) WITHOUT ROWID;"
+    "CREATE TABLE inventory_history ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " agent INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL,"
+    " dataset TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " data TEXT NOT NULL);"
+    "CREATE INDEX inventory_history_agent ON inventory_history (agent, id);",
 };
 
 #define AGENT_COLS                                                                                 \
@@ -1116,6 +1134,8 @@ static const struct yw_store_ops sqlite_ops = {
     .agent_skip = sqlite_agent_skip,
     .ingest = sqlite_ingest,
     .ingest_many = sqlite_ingest_many,
+    .inventory = yw_sqlite_inventory,
+    .inventory_history = yw_sqlite_inventory_history,
     .alerts = sqlite_alerts,
     .stats = sqlite_stats,
     .prune = sqlite_prune,

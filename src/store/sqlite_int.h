@@ -30,6 +30,10 @@ enum tstmt {
 	T_PORT_ADD,
 	T_PORT_DEL,
 	T_PORT_SNAP_END,
+	T_INV_PUT,
+	T_INV_DEL,
+	T_INV_SNAP_END,
+	T_INV_HIST,
 	T_SUPP_HIT,
 	T_SUPP_ADD,
 	T_SUPP_DEL,
@@ -56,6 +60,9 @@ enum ustmt {
 	U_RISK_AGENTS,
 	U_RISK_ALERTS,
 	U_RISK_HISTORY,
+	U_INV_ALL,
+	U_INV_DATASET,
+	U_INV_HISTORY,
 	U_COUNT
 };
 
@@ -163,5 +170,10 @@ int yw_sqlite_risk(struct yw_store *st, int64_t now, const char *agent_id, yw_st
 int yw_sqlite_risk_snapshot(struct yw_store *st, int64_t now);
 int yw_sqlite_risk_history(struct yw_store *st, const char *scope, int64_t since,
                            yw_store_risk_point_cb cb, void *ctx);
+
+int yw_sqlite_inventory(struct yw_store *st, const char *agent_id, const char *dataset,
+                        yw_store_inventory_cb cb, void *ctx);
+int yw_sqlite_inventory_history(struct yw_store *st, const char *agent_id, int64_t after_id,
+                                size_t limit, yw_store_inventory_change_cb cb, void *ctx);
 
 #endif

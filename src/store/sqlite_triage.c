@@ -3,6 +3,8 @@
  * lifecycle with its audit trail, incidents, suppressions and risk (docs/storage.md,
  * docs/risk.md). */
 #include <jansson.h>
+#include <stdbool.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -36,6 +38,14 @@ static const char *const tsql[T_COUNT] = {
                   " max_level = max(max_level, ?3), updated_at = max(updated_at, ?2)"
                   " WHERE id = ?1",
     [T_SCA_SET] = "UPDATE agents SET sca_score = ?2 WHERE num = ?1",
+    [T_INV_PUT] = "INSERT INTO inventory (agent, dataset, key, data, snapshot, updated_at)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (agent, dataset, key) DO UPDATE"
+                  " SET data = excluded.data, snapshot = excluded.snapshot,"
+                  " updated_at = excluded.updated_at",
+    [T_INV_DEL] = "DELETE FROM inventory WHERE agent = ?1 AND dataset = ?2 AND key = ?3",
+    [T_INV_SNAP_END] = "DELETE FROM inventory WHERE agent = ?1 AND snapshot < ?2",
+    [T_INV_HIST] = "INSERT INTO inventory_history (agent, ts, dataset, key, action, data)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [T_PORT_ADD] = "INSERT INTO agent_ports (agent, key, exposed, snapshot)"
                    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (agent, key) DO UPDATE SET"
                    " exposed = excluded.exposed, snapshot = max(snapshot, excluded.snapshot)",
@@ -87,6 +97,14 @@ static const char *const usql[U_COUNT] = {
     [U_RISK_ALERTS] = "SELECT agent, level, count, last_seen FROM alerts WHERE " OPEN_STATUS,
     [U_RISK_HISTORY] = "SELECT ts, scope, score FROM risk_history WHERE scope = ?1"
                        " AND ts >= ?2 ORDER BY ts",
+    [U_INV_ALL] = "SELECT i.dataset, i.key, i.data, i.updated_at FROM inventory i"
+                  " JOIN agents a ON a.num = i.agent WHERE a.id = ?1 ORDER BY i.dataset, i.key",
+    [U_INV_DATASET] = "SELECT i.dataset, i.key, i.data, i.updated_at FROM inventory i"
+                      " JOIN agents a ON a.num = i.agent WHERE a.id = ?1 AND i.dataset = ?2"
+                      " ORDER BY i.key",
+    [U_INV_HISTORY] = "SELECT h.id, h.ts, h.dataset, h.key, h.action, h.data FROM inventory_history h"
+                      " JOIN agents a ON a.num = h.agent WHERE a.id = ?1 AND h.id > ?2"
+                      " ORDER BY h.id LIMIT ?3",
 };
 
 int yw_sqlite_triage_prepare(struct sqlite_store *s)
@@ -446,6 +464,90 @@ static int port_event(struct sqlite_store *s, int64_t num, const char *event, in
 	return err;
 }
 
+/* ---- ingest: the current inventory ---- */
+
+/* The item key of an inventory event, per dataset (docs/inventory.md). */
+static const char *inv_key(const char *dataset, json_t *ev, char *buf, size_t n)
+{
+	static const struct {
+		const char *dataset, *f1, *f2, *f3;
+	} keys[] = {
+		{"packages", "package.type", "package.name", "package.architecture"},
+		{"users", "user.name", NULL, NULL},
+		{"groups", "group.name", NULL, NULL},
+		{"ports", "network.transport", "server.ip", "server.port"},
+		{"interfaces", "interface.name", NULL, NULL},
+		{"services", "service.name", NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(dataset, keys[i].dataset) != 0)
+			continue;
+		char b1[32], b2[32], b3[32];
+		const char *v1 = field_text(ev, keys[i].f1, b1, sizeof(b1));
+		const char *v2 = keys[i].f2 ? field_text(ev, keys[i].f2, b2, sizeof(b2)) : NULL;
+		const char *v3 = keys[i].f3 ? field_text(ev, keys[i].f3, b3, sizeof(b3)) : NULL;
+		if (!v1 && !v2)
+			return NULL;
+		snprintf(buf, n, "%s%s%s%s%s", v1 ? v1 : "", v2 ? "/" : "", v2 ? v2 : "",
+			 v3 ? "/" : "", v3 ? v3 : "");
+		return buf;
+	}
+	return dataset; /* os, hostname, hardware: one item each */
+}
+
+static int inventory_event(struct sqlite_store *s, int64_t num, const char *event, int64_t now)
+{
+	json_t *ev = json_loads(event, 0, NULL);
+	const char *ds = json_string_value(json_object_get(ev, "event.dataset"));
+	const char *action = json_string_value(json_object_get(ev, "event.action"));
+	json_t *snap = json_object_get(ev, "yiwang.inventory.snapshot_id");
+	int err = 0;
+	if (!ds || !action || strncmp(ds, "inventory.", 10) != 0)
+		goto out;
+	ds += 10;
+	if (!strcmp(action, "inventory_snapshot_end")) {
+		/* The snapshot is complete: items it did not list are gone. */
+		if (json_is_integer(snap)) {
+			sqlite3_stmt *q = s->ts[T_INV_SNAP_END];
+			sqlite3_bind_int64(q, 1, num);
+			sqlite3_bind_int64(q, 2, json_integer_value(snap));
+			err = run(q);
+		}
+		goto out;
+	}
+	if (!strcmp(ds, "summary"))
+		goto out;
+	char kb[YW_MAX_STORE_TEXT + 1];
+	const char *key = inv_key(ds, ev, kb, sizeof(kb));
+	if (!key)
+		goto out;
+	size_t al = strlen(action);
+	bool gone = (al > 8 && !strcmp(action + al - 8, "_removed")) || !strcmp(action, "port_closed");
+	sqlite3_stmt *q = s->ts[gone ? T_INV_DEL : T_INV_PUT];
+	sqlite3_bind_int64(q, 1, num);
+	bind_text(q, 2, ds);
+	bind_text(q, 3, key);
+	if (!gone) {
+		bind_text(q, 4, event);
+		sqlite3_bind_int64(q, 5, json_is_integer(snap) ? json_integer_value(snap) : now);
+		sqlite3_bind_int64(q, 6, now);
+	}
+	err = run(q);
+	if (err == 0 && strcmp(action, "inventory_snapshot") != 0) {
+		q = s->ts[T_INV_HIST];
+		sqlite3_bind_int64(q, 1, num);
+		sqlite3_bind_int64(q, 2, now);
+		bind_text(q, 3, ds);
+		bind_text(q, 4, key);
+		bind_text(q, 5, action);
+		bind_text(q, 6, event);
+		err = run(q);
+	}
+out:
+	json_decref(ev);
+	return err;
+}
+
 static int risk_event(struct sqlite_store *s, int64_t num, const char *event)
 {
 	static const char tag[] = "\"event.action\":\"";
@@ -516,8 +618,11 @@ int yw_sqlite_triage_ingest(struct sqlite_store *s, int64_t num, const char *age
 		err = run(q);
 	}
 	for (size_t i = 0; b->events && i < b->n && err == 0; i++)
-		if (fresh[i] && b->records[i].kind == YW_REC_EVENT && b->events[i])
+		if (fresh[i] && b->records[i].kind == YW_REC_EVENT && b->events[i]) {
 			err = risk_event(s, num, b->events[i]);
+			if (err == 0 && strstr(b->events[i], "\"event.module\":\"inventory\""))
+				err = inventory_event(s, num, b->events[i], b->now);
+		}
 	return err;
 }
 
@@ -924,6 +1029,60 @@ int yw_sqlite_risk_history(struct yw_store *st, const char *scope, int64_t since
 		    .score = sqlite3_column_double(q, 2),
 		};
 		err = cb(ctx, &pt);
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = map_rc(rc);
+	sqlite3_reset(q);
+	pthread_mutex_unlock(&s->rlock);
+	return err;
+}
+
+int yw_sqlite_inventory(struct yw_store *st, const char *agent_id, const char *dataset,
+                        yw_store_inventory_cb cb, void *ctx)
+{
+	struct sqlite_store *s = S(st);
+	pthread_mutex_lock(&s->rlock);
+	sqlite3_stmt *q = s->us[dataset ? U_INV_DATASET : U_INV_ALL];
+	bind_text(q, 1, agent_id);
+	if (dataset)
+		bind_text(q, 2, dataset);
+	int rc = SQLITE_DONE, err = 0;
+	while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct yw_store_inventory_row r = {
+		    .dataset = col_text(q, 0),
+		    .key = col_text(q, 1),
+		    .data = col_text(q, 2),
+		    .updated_at = sqlite3_column_int64(q, 3),
+		};
+		err = cb(ctx, &r);
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = map_rc(rc);
+	sqlite3_reset(q);
+	pthread_mutex_unlock(&s->rlock);
+	return err;
+}
+
+int yw_sqlite_inventory_history(struct yw_store *st, const char *agent_id, int64_t after_id,
+                                size_t limit, yw_store_inventory_change_cb cb, void *ctx)
+{
+	struct sqlite_store *s = S(st);
+	pthread_mutex_lock(&s->rlock);
+	sqlite3_stmt *q = s->us[U_INV_HISTORY];
+	bind_text(q, 1, agent_id);
+	sqlite3_bind_int64(q, 2, after_id);
+	sqlite3_bind_int64(q, 3, (int64_t)(limit ? limit : YW_STORE_DEFAULT_LIMIT));
+	int rc = SQLITE_DONE, err = 0;
+	while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct yw_store_inventory_change c = {
+		    .id = sqlite3_column_int64(q, 0),
+		    .ts = sqlite3_column_int64(q, 1),
+		    .dataset = col_text(q, 2),
+		    .key = col_text(q, 3),
+		    .action = col_text(q, 4),
+		    .data = col_text(q, 5),
+		};
+		err = cb(ctx, &c);
 	}
 	if (err == 0 && rc != SQLITE_DONE)
 		err = map_rc(rc);

@@ -270,3 +270,19 @@ int yw_store_risk_history(struct yw_store *st, const char *scope, int64_t since,
 		return YW_EINVAL;
 	return st->ops->risk_history(st, scope, since, cb, ctx);
 }
+
+int yw_store_inventory(struct yw_store *st, const char *agent_id, const char *dataset,
+                       yw_store_inventory_cb cb, void *ctx)
+{
+	if (!st || !agent_id || !cb)
+		return YW_EINVAL;
+	return st->ops->inventory(st, agent_id, dataset, cb, ctx);
+}
+
+int yw_store_inventory_history(struct yw_store *st, const char *agent_id, int64_t after_id,
+                               size_t limit, yw_store_inventory_change_cb cb, void *ctx)
+{
+	if (!st || !agent_id || !cb)
+		return YW_EINVAL;
+	return st->ops->inventory_history(st, agent_id, after_id, limit, cb, ctx);
+}

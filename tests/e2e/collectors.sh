@@ -65,6 +65,17 @@ iq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.action\
 wait_for 15 sql_ge "$S" 1 "$iq" || true
 check "the inventory snapshot arrives" sql_ge "$S" 1 "$iq"
 check "with the installed packages" sql_ge "$S" 50 "SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.dataset\":\"inventory.packages\"%'"
+agent=$(sqlite3 -cmd '.timeout 5000' "$S/yiwang.db" "SELECT id FROM agents LIMIT 1")
+check "the server keeps the terminal's current inventory" python3 -c '
+import json, subprocess, sys
+out = subprocess.run([sys.argv[1] + "/yiwang", "inventory", sys.argv[2], "--output", "jsonl",
+                      "--data-dir", sys.argv[3]], capture_output=True, text=True, check=True).stdout
+rows = [json.loads(l) for l in out.splitlines()]
+ds = {r["dataset"] for r in rows}
+assert {"os", "hostname", "packages", "users"} <= ds, ds
+assert any(r["dataset"] == "users" and r["key"] == "root" for r in rows)
+assert sum(r["dataset"] == "packages" for r in rows) >= 50
+' "$build" "$agent" "$S"
 sq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.action\":\"sca_summary\"%' AND CAST(event AS TEXT) LIKE '%yiwang.sca.score%'"
 wait_for 15 sql_ge "$S" 1 "$sq" || true
 check "the baseline policy ran and reported its score" sql_ge "$S" 1 "$sq"

@@ -548,6 +548,82 @@ static void test_ingest_many(void **state)
 	free(b3);
 }
 
+/* The current inventory of a terminal follows its inventory events: a full snapshot, then
+ * changes; a later snapshot drops what it no longer lists; changes have a history. */
+static int inv_cb(void *ctx, const struct yw_store_inventory_row *r)
+{
+	strcat(ctx, r->dataset);
+	strcat(ctx, ":");
+	strcat(ctx, r->key);
+	strcat(ctx, " ");
+	return 0;
+}
+
+static int inv_hist_cb(void *ctx, const struct yw_store_inventory_change *c)
+{
+	strcat(ctx, c->action);
+	strcat(ctx, ":");
+	strcat(ctx, c->key);
+	strcat(ctx, " ");
+	return 0;
+}
+
+#define INV(action, ds, snap, fields)                                                              \
+	"{\"event.action\":\"" action "\",\"event.module\":\"inventory\","                       \
+	"\"event.dataset\":\"inventory." ds "\",\"yiwang.inventory.snapshot_id\":" snap fields "}"
+
+static void test_inventory(void **state)
+{
+	struct fixture *f = *state;
+	struct batch *bt = malloc(sizeof(*bt));
+	uint64_t ack;
+	char got[512] = "";
+	add_agent(f->st, "a1", "host1");
+	range_batch(bt, 1, 5, HOUR);
+	for (size_t i = 0; i < 5; i++)
+		bt->rec[i].kind = YW_REC_EVENT;
+	bt->ev[0] = INV("inventory_snapshot", "packages", "10",
+	                ",\"package.type\":\"deb\",\"package.name\":\"bash\",\"package.architecture\":\"amd64\"");
+	bt->ev[1] = INV("inventory_snapshot", "packages", "10",
+	                ",\"package.type\":\"deb\",\"package.name\":\"curl\",\"package.architecture\":\"amd64\"");
+	bt->ev[2] = INV("inventory_snapshot", "users", "10", ",\"user.name\":\"root\"");
+	bt->ev[3] = INV("inventory_snapshot", "os", "10", ",\"host.os.name\":\"Debian\"");
+	bt->ev[4] = INV("inventory_snapshot_end", "summary", "10", "");
+	assert_int_equal(yw_store_ingest(f->st, "a1", &bt->b, &ack), 0);
+	assert_int_equal(yw_store_inventory(f->st, "a1", NULL, inv_cb, got), 0);
+	assert_string_equal(got, "os:os packages:deb/bash/amd64 packages:deb/curl/amd64 users:root ");
+
+	range_batch(bt, 6, 7, 2 * HOUR);
+	bt->rec[0].kind = bt->rec[1].kind = YW_REC_EVENT;
+	bt->ev[0] = INV("package_removed", "packages", "20",
+	                ",\"package.type\":\"deb\",\"package.name\":\"curl\",\"package.architecture\":\"amd64\"");
+	bt->ev[1] = INV("user_added", "users", "20", ",\"user.name\":\"mallory\"");
+	assert_int_equal(yw_store_ingest(f->st, "a1", &bt->b, &ack), 0);
+	got[0] = '\0';
+	assert_int_equal(yw_store_inventory(f->st, "a1", "users", inv_cb, got), 0);
+	assert_string_equal(got, "users:mallory users:root ");
+	got[0] = '\0';
+	assert_int_equal(yw_store_inventory(f->st, "a1", "packages", inv_cb, got), 0);
+	assert_string_equal(got, "packages:deb/bash/amd64 ");
+	got[0] = '\0';
+	assert_int_equal(yw_store_inventory_history(f->st, "a1", 0, 0, inv_hist_cb, got), 0);
+	assert_string_equal(got, "package_removed:deb/curl/amd64 user_added:mallory ");
+
+	/* A new full snapshot without mallory: the item goes; replaying it changes nothing. */
+	range_batch(bt, 8, 10, 3 * HOUR);
+	for (size_t i = 0; i < 3; i++)
+		bt->rec[i].kind = YW_REC_EVENT;
+	bt->ev[0] = INV("inventory_snapshot", "users", "30", ",\"user.name\":\"root\"");
+	bt->ev[1] = INV("inventory_snapshot", "os", "30", ",\"host.os.name\":\"Debian\"");
+	bt->ev[2] = INV("inventory_snapshot_end", "summary", "30", "");
+	assert_int_equal(yw_store_ingest(f->st, "a1", &bt->b, &ack), 0);
+	assert_int_equal(yw_store_ingest(f->st, "a1", &bt->b, &ack), 0);
+	got[0] = '\0';
+	assert_int_equal(yw_store_inventory(f->st, "a1", NULL, inv_cb, got), 0);
+	assert_string_equal(got, "os:os users:root ");
+	free(bt);
+}
+
 static void test_skip(void **state)
 {
 	struct fixture *f = *state;
@@ -1692,7 +1768,8 @@ static void test_schema_v3(void **state)
 	                           " RETURNING id"),
 	                 1);
 	assert_int_equal(yw_store_open_sqlite(dir, NULL, &st), 0);
-	assert_int_equal(sql1(dir, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+	assert_int_equal(sql1(dir, "SELECT value FROM meta WHERE key = 'schema_version'"),
+	                 YW_STORE_SCHEMA_VERSION);
 	struct alert_copy a = alert_by_id(st, 1);
 	assert_int_equal(a.count, 1);
 	assert_int_equal(a.first_seen, 7);
@@ -1712,6 +1789,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ingest_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inventory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ingest_exactly_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_skip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alert_queries, setup, teardown),

@@ -1,0 +1,812 @@
+/* The HTTP API /api/v1 (http.h, docs/api.md) on libmicrohttpd: it parses HTTP and runs TLS
+ * (GnuTLS); this file routes, authenticates, authorizes, audits and writes JSON. */
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "auth.h"
+#include "http.h"
+#include "server/server.h"
+#include "yiwang/error.h"
+#include "yw_limits.h"
+
+/* cmake/embed.cmake: web/openapi.json */
+extern const char yw_embedded_openapi[];
+extern const size_t yw_embedded_openapi_len;
+
+struct yw_http {
+	struct yw_server *s;
+	struct yw_auth *auth;
+	struct MHD_Daemon *d;
+	char *cert, *key; /* PEM, kept for the daemon's life */
+	size_t keylen;
+	struct sockaddr_storage addr;
+};
+
+/* One request: its body, gathered over the calls MHD makes. */
+struct req {
+	struct yw_strbuf body;
+	int too_big;
+};
+
+/* What a handler answers. */
+struct resp {
+	int status;
+	struct yw_strbuf b;
+	int retry_after; /* seconds; 0 = no header */
+};
+
+/* The authenticated caller. */
+struct who {
+	char user[YW_HTTP_MAX_NAME + 1];
+	int role;
+};
+
+static int set_error(struct resp *r, int status, const char *msg)
+{
+	r->status = status;
+	yw_strbuf_reset(&r->b);
+	int rc = yw_strbuf_puts(&r->b, "{\"error\":");
+	rc = rc ? rc : yw_strbuf_json_str(&r->b, msg, strlen(msg));
+	return rc ? rc : yw_strbuf_putc(&r->b, '}');
+}
+
+/* ,"k":"v" (null for NULL); first: no comma. */
+static int kv_str(struct yw_strbuf *b, const char *k, const char *v, int first)
+{
+	int rc = yw_strbuf_printf(b, "%s\"%s\":", first ? "" : ",", k);
+	if (rc)
+		return rc;
+	return v ? yw_strbuf_json_str(b, v, strlen(v)) : yw_strbuf_puts(b, "null");
+}
+
+static int kv_int(struct yw_strbuf *b, const char *k, long long v)
+{
+	return yw_strbuf_printf(b, ",\"%s\":%lld", k, v);
+}
+
+/* ---- query parameters ---- */
+
+/* 0 absent (*v untouched), 1 set, -1 malformed or out of [lo, hi]. */
+static int q_int(struct MHD_Connection *c, const char *k, long long lo, long long hi, long long *v)
+{
+	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+	if (!s)
+		return 0;
+	char *end;
+	errno = 0;
+	long long x = strtoll(s, &end, 10);
+	if (errno || end == s || *end || x < lo || x > hi)
+		return -1;
+	*v = x;
+	return 1;
+}
+
+static const char *q_str(struct MHD_Connection *c, const char *k)
+{
+	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+	return s && *s ? s : NULL;
+}
+
+/* ---- rows ---- */
+
+struct list {
+	struct yw_strbuf *b;
+	size_t n, max;
+	const char *status; /* alerts: keep only this status */
+	int64_t last_id;    /* alerts: the last id scanned */
+	size_t scanned;     /* alerts: rows scanned */
+};
+
+static int sep(struct list *l)
+{
+	return l->n++ ? yw_strbuf_putc(l->b, ',') : 0;
+}
+
+static int agent_row(void *ud, const struct yw_store_agent *a)
+{
+	struct list *l = ud;
+	struct yw_strbuf *b = l->b;
+	int rc = sep(l);
+	rc = rc ? rc : yw_strbuf_putc(b, '{');
+	rc = rc ? rc : kv_str(b, "id", a->id, 1);
+	rc = rc ? rc : kv_str(b, "name", a->name, 0);
+	rc = rc ? rc : kv_str(b, "group", a->group, 0);
+	rc = rc ? rc : kv_str(b, "os", a->os, 0);
+	rc = rc ? rc : kv_str(b, "version", a->version, 0);
+	rc = rc ? rc : kv_str(b, "addresses", a->addresses, 0);
+	rc = rc ? rc : kv_int(b, "enrolled_at", a->enrolled_at);
+	rc = rc ? rc : kv_int(b, "last_seen", a->last_seen);
+	rc = rc ? rc : kv_int(b, "revoked_at", a->revoked_at);
+	rc = rc ? rc : kv_int(b, "online", a->online);
+	rc = rc ? rc : kv_int(b, "last_seq", (long long)a->last_seq);
+	rc = rc ? rc : kv_int(b, "events_received", (long long)a->events_received);
+	rc = rc ? rc : kv_int(b, "events_lost", (long long)a->events_lost);
+	return rc ? rc : yw_strbuf_putc(b, '}');
+}
+
+static int alert_row(void *ud, const struct yw_store_alert_row *a)
+{
+	struct list *l = ud;
+	struct yw_strbuf *b = l->b;
+	l->last_id = a->id;
+	l->scanned++;
+	if (l->status && strcmp(l->status, a->status ? a->status : ""))
+		return 0;
+	int rc = sep(l);
+	rc = rc ? rc : yw_strbuf_printf(b, "{\"id\":%lld", (long long)a->id);
+	rc = rc ? rc : kv_str(b, "agent_id", a->agent_id, 0);
+	rc = rc ? rc : kv_str(b, "agent_name", a->agent_name, 0);
+	rc = rc ? rc : kv_int(b, "seq", (long long)a->seq);
+	rc = rc ? rc : kv_str(b, "rule_id", a->rule_id, 0);
+	rc = rc ? rc : kv_str(b, "title", a->title, 0);
+	rc = rc ? rc : kv_str(b, "level", yw_level_name(a->level), 0);
+	/* tags and event are JSON written by the server itself. */
+	rc = rc ? rc : yw_strbuf_printf(b, ",\"tags\":%s", a->tags && *a->tags ? a->tags : "[]");
+	rc = rc ? rc : kv_int(b, "event_ts", a->event_ts);
+	rc = rc ? rc : kv_int(b, "created_at", a->created_at);
+	rc = rc ? rc : kv_str(b, "status", a->status, 0);
+	rc = rc ? rc : kv_int(b, "count", (long long)a->count);
+	rc = rc ? rc : kv_int(b, "first_seen", a->first_seen);
+	rc = rc ? rc : kv_int(b, "last_seen", a->last_seen);
+	rc = rc ? rc : kv_str(b, "dedup_key", a->dedup_key, 0);
+	rc = rc ? rc : kv_str(b, "ack_by", a->ack_by, 0);
+	rc = rc ? rc : kv_int(b, "ack_at", a->ack_at);
+	rc = rc ? rc : kv_str(b, "ack_comment", a->ack_comment, 0);
+	rc = rc ? rc : kv_str(b, "closed_by", a->closed_by, 0);
+	rc = rc ? rc : kv_int(b, "closed_at", a->closed_at);
+	rc = rc ? rc : kv_str(b, "closed_comment", a->closed_comment, 0);
+	rc = rc ? rc
+	        : yw_strbuf_printf(b, ",\"event\":%s}", a->event && *a->event ? a->event : "null");
+	return rc;
+}
+
+static int incident_row(void *ud, const struct yw_store_incident *i)
+{
+	struct list *l = ud;
+	if (l->n >= l->max)
+		return 1; /* the page is full: stops the store's iteration */
+	struct yw_strbuf *b = l->b;
+	int rc = sep(l);
+	rc = rc ? rc : yw_strbuf_printf(b, "{\"id\":%lld", (long long)i->id);
+	rc = rc ? rc : kv_str(b, "kind", i->kind, 0);
+	rc = rc ? rc : kv_str(b, "key", i->key, 0);
+	rc = rc ? rc : kv_int(b, "opened_at", i->opened_at);
+	rc = rc ? rc : kv_int(b, "updated_at", i->updated_at);
+	rc = rc ? rc : kv_int(b, "closed_at", i->closed_at);
+	rc = rc ? rc : kv_int(b, "alert_count", (long long)i->alert_count);
+	rc = rc ? rc : kv_int(b, "agents", (long long)i->agents);
+	rc = rc ? rc : kv_str(b, "max_level", yw_level_name(i->max_level), 0);
+	return rc ? rc : yw_strbuf_putc(b, '}');
+}
+
+static int risk_row(void *ud, const struct yw_store_risk_row *r)
+{
+	struct list *l = ud;
+	struct yw_strbuf *b = l->b;
+	int rc = sep(l);
+	rc = rc ? rc : yw_strbuf_putc(b, '{');
+	rc = rc ? rc : kv_str(b, "agent_id", r->agent_id, 1);
+	rc = rc ? rc : kv_str(b, "agent_name", r->agent_name, 0);
+	rc = rc ? rc
+	        : yw_strbuf_printf(b,
+	                           ",\"score\":%.1f,\"alert_points\":%.2f,\"sca_points\":%.2f,"
+	                           "\"exposure_points\":%.2f,\"open_alerts\":%llu,"
+	                           "\"open_by_level\":[%llu,%llu,%llu,%llu,%llu],"
+	                           "\"sca_score\":%d,\"ports\":%llu}",
+	                           r->score, r->alert_points, r->sca_points, r->exposure_points,
+	                           (unsigned long long)r->open_alerts,
+	                           (unsigned long long)r->open_by_level[0],
+	                           (unsigned long long)r->open_by_level[1],
+	                           (unsigned long long)r->open_by_level[2],
+	                           (unsigned long long)r->open_by_level[3],
+	                           (unsigned long long)r->open_by_level[4], r->sca_score,
+	                           (unsigned long long)r->ports);
+	return rc;
+}
+
+static int audit_row(void *ud, const struct yw_auth_audit_row *a)
+{
+	struct list *l = ud;
+	struct yw_strbuf *b = l->b;
+	int rc = sep(l);
+	rc = rc ? rc
+	        : yw_strbuf_printf(b, "{\"id\":%lld,\"ts\":%lld", (long long)a->id,
+	                           (long long)a->ts);
+	rc = rc ? rc : kv_str(b, "user", a->user, 0);
+	rc = rc ? rc : kv_str(b, "address", a->address, 0);
+	rc = rc ? rc : kv_str(b, "method", a->method, 0);
+	rc = rc ? rc : kv_str(b, "path", a->path, 0);
+	return rc ? rc : yw_strbuf_printf(b, ",\"status\":%d}", a->status);
+}
+
+/* ---- handlers ---- */
+
+static int store_status(int rc)
+{
+	switch (rc) {
+	case YW_ENOENT:
+		return MHD_HTTP_NOT_FOUND;
+	case YW_EINVAL:
+	case YW_ELIMIT:
+		return MHD_HTTP_BAD_REQUEST;
+	case YW_STORE_ESTATE:
+		return MHD_HTTP_CONFLICT;
+	default:
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+/* Wraps the items the callback wrote: {"items":[...]} */
+static int list_open(struct resp *r)
+{
+	return yw_strbuf_puts(&r->b, "{\"items\":[");
+}
+
+static int get_agents(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	struct list l = {.b = &r->b};
+	int rc = list_open(r);
+	rc = rc ? rc : yw_store_agent_list(h->s->store, agent_row, &l);
+	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
+	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+}
+
+static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	struct yw_store_alert_query q = {0};
+	long long since = 0, after = 0, limit = 100, newest = 0;
+	if (q_int(c, "since", 0, INT64_MAX, &since) < 0 ||
+	    q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
+	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0 ||
+	    q_int(c, "newest", 0, 1, &newest) < 0)
+		return set_error(r, MHD_HTTP_BAD_REQUEST,
+		                 "since, after_id: integers >= 0; limit: 1..1000; newest: 0 or 1");
+	const char *level = q_str(c, "level"), *status = q_str(c, "status");
+	if (level && (q.min_level = yw_level_parse(level)) < 0)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "unknown level");
+	struct list l = {.b = &r->b};
+	if (status && !strcmp(status, "open")) {
+		q.open = 1;
+	} else if (status) {
+		static const char *const st[] = {"new", "acknowledged", "resolved",
+		                                 "false_positive"};
+		for (size_t i = 0; i < 4 && !l.status; i++)
+			if (!strcmp(status, st[i]))
+				l.status = st[i];
+		if (!l.status)
+			return set_error(r, MHD_HTTP_BAD_REQUEST, "unknown status");
+	}
+	q.since = since;
+	q.after_id = after;
+	q.limit = (size_t)limit;
+	q.newest = (int)newest;
+	q.agent_id = q_str(c, "agent");
+	int rc = list_open(r);
+	rc = rc ? rc : yw_store_alerts(h->s->store, &q, alert_row, &l);
+	if (rc)
+		return set_error(r, store_status(rc), yw_store_strerror(rc));
+	/* A full page means there may be more: the next starts after the last id scanned (with
+	 * a status filter a page can hold fewer than limit rows). */
+	if (!newest && l.scanned == (size_t)limit)
+		return yw_strbuf_printf(&r->b, "],\"next_after_id\":%lld}", (long long)l.last_id);
+	return yw_strbuf_puts(&r->b, "],\"next_after_id\":null}");
+}
+
+static int get_incidents(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	long long open = 0, limit = YW_HTTP_MAX_PAGE;
+	if (q_int(c, "open", 0, 1, &open) < 0 || q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "open: 0 or 1; limit: 1..1000");
+	struct list l = {.b = &r->b, .max = (size_t)limit};
+	int rc = list_open(r);
+	rc = rc ? rc : yw_store_incidents(h->s->store, (int)open, incident_row, &l);
+	if (rc == 1)
+		rc = 0;
+	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
+	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+}
+
+static int get_risk(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	struct list l = {.b = &r->b};
+	double fleet = 0;
+	int rc = list_open(r);
+	rc = rc ? rc
+	        : yw_store_risk(h->s->store, yw_wall_ns(), q_str(c, "agent"), risk_row, &l, &fleet);
+	rc = rc ? rc : yw_strbuf_printf(&r->b, "],\"fleet\":%.1f}", fleet);
+	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+}
+
+static int get_stats(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	struct yw_store_stats st;
+	int rc = yw_store_stats(h->s->store, &st);
+	if (rc)
+		return set_error(r, store_status(rc), yw_store_strerror(rc));
+	rc = yw_strbuf_printf(&r->b,
+	                      "{\"agents\":%llu,\"agents_online\":%llu,\"events\":%llu,"
+	                      "\"alerts\":%llu,\"alerts_by_level\":{",
+	                      (unsigned long long)st.agents, (unsigned long long)st.agents_online,
+	                      (unsigned long long)st.events, (unsigned long long)st.alerts);
+	for (int i = 0; rc == 0 && i < YW_LEVEL_COUNT; i++)
+		rc = yw_strbuf_printf(&r->b, "%s\"%s\":%llu", i ? "," : "", yw_level_name(i),
+		                      (unsigned long long)st.alerts_by_level[i]);
+	return rc ? rc : yw_strbuf_puts(&r->b, "}}");
+}
+
+static int get_audit(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	long long after = 0, limit = 100;
+	if (q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
+	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "after_id: integer >= 0; limit: 1..1000");
+	struct list l = {.b = &r->b};
+	int rc = list_open(r);
+	rc = rc ? rc : yw_auth_audit_list(h->auth, after, (int)limit, audit_row, &l);
+	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
+	return rc ? set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc)) : 0;
+}
+
+static json_t *body_object(struct req *q)
+{
+	json_error_t err;
+	json_t *j =
+	    json_loadb(q->body.data ? q->body.data : "", q->body.len, JSON_REJECT_DUPLICATES, &err);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+static const char *j_str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int post_alert_status(struct yw_http *h, const struct who *w, int64_t id, struct req *q,
+                             struct resp *r)
+{
+	/* The target status, as the alert rows name it, maps onto the store's actions. */
+	static const struct {
+		const char *status, *action;
+	} map[] = {{"acknowledged", "ack"},
+	           {"resolved", "resolve"},
+	           {"false_positive", "false_positive"},
+	           {"new", "reopen"}};
+	json_t *j = body_object(q);
+	if (!j)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+	const char *status = j_str(j, "status"), *comment = j_str(j, "comment");
+	int action = YW_EINVAL;
+	for (size_t i = 0; status && i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(status, map[i].status))
+			action = yw_alert_action_parse(map[i].action);
+	int rc;
+	if (action < 0) {
+		rc = set_error(r, MHD_HTTP_BAD_REQUEST,
+		               "status: acknowledged, resolved, false_positive or new");
+	} else if (json_object_get(j, "comment") && !comment) {
+		rc = set_error(r, MHD_HTTP_BAD_REQUEST, "comment must be a string");
+	} else {
+		struct yw_store_alert_change ch = {id, action, w->user, comment, 0};
+		rc = yw_store_alert_change(h->s->store, &ch);
+		if (rc)
+			rc = set_error(r, store_status(rc), yw_store_strerror(rc));
+		else
+			rc = yw_strbuf_printf(&r->b, "{\"id\":%lld,\"status\":\"%s\"}",
+			                      (long long)id, status);
+	}
+	json_decref(j);
+	return rc;
+}
+
+static int post_login(struct yw_http *h, const char *addr, struct req *q, struct resp *r,
+                      char *user, size_t usersz)
+{
+	int64_t now = yw_wall_ns();
+	int retry = 0;
+	if (yw_auth_limit_check(h->auth, addr, now, &retry)) {
+		r->retry_after = retry;
+		return set_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+		                 "too many failed logins from this address");
+	}
+	json_t *j = body_object(q);
+	if (!j)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+	const char *name = j_str(j, "user"), *pw = j_str(j, "password");
+	snprintf(user, usersz, "%s", name ? name : "");
+	char tok[YW_AUTH_TOKEN_TEXT];
+	int role = 0, rc;
+	int64_t ttl = h->s->cfg.http_session_ttl_ms * 1000000LL;
+	if (!name || !pw) {
+		rc = set_error(r, MHD_HTTP_BAD_REQUEST, "user and password are required");
+	} else if ((rc = yw_auth_login(h->auth, name, pw, now, ttl, tok, sizeof(tok), &role))) {
+		if (rc == YW_EAUTH)
+			yw_auth_limit_fail(h->auth, addr, now);
+		rc = set_error(
+		    r, rc == YW_EAUTH ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    rc == YW_EAUTH ? "wrong user or password" : yw_strerror(rc));
+	} else {
+		yw_auth_limit_reset(h->auth, addr);
+		rc = yw_strbuf_printf(&r->b,
+		                      "{\"token\":\"%s\",\"token_type\":\"Bearer\","
+		                      "\"expires_at\":%lld,\"role\":\"%s\"}",
+		                      tok, (long long)(now + ttl), yw_auth_role_name(role));
+		OPENSSL_cleanse(tok, sizeof(tok));
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* The bearer token of the request, or NULL. */
+static const char *bearer(struct MHD_Connection *c)
+{
+	const char *v =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!v || strncasecmp(v, "Bearer ", 7))
+		return NULL;
+	v += 7;
+	while (*v == ' ')
+		v++;
+	return v;
+}
+
+typedef int (*get_fn)(struct yw_http *h, struct MHD_Connection *c, struct resp *r);
+
+static const struct {
+	const char *path;
+	get_fn fn;
+	int role; /* the least role allowed */
+} gets[] = {
+    {"/agents", get_agents, YW_ROLE_VIEWER},       {"/alerts", get_alerts, YW_ROLE_VIEWER},
+    {"/incidents", get_incidents, YW_ROLE_VIEWER}, {"/risk", get_risk, YW_ROLE_VIEWER},
+    {"/stats", get_stats, YW_ROLE_VIEWER},         {"/audit", get_audit, YW_ROLE_ADMIN},
+};
+
+/* "/alerts/<id>/status" -> id, else 0. */
+static int64_t alert_status_path(const char *p)
+{
+	if (strncmp(p, "/alerts/", 8))
+		return 0;
+	char *end;
+	errno = 0;
+	long long id = strtoll(p + 8, &end, 10);
+	if (errno || end == p + 8 || id <= 0 || strcmp(end, "/status"))
+		return 0;
+	return id;
+}
+
+/* Routes one request; *user gets who made it (for the audit log). */
+static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, const char *method,
+                 const char *addr, struct req *q, struct resp *r, char *user, size_t usersz)
+{
+	static const char pfx[] = "/api/v1";
+	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	int post = !strcmp(method, "POST");
+	if (strncmp(url, pfx, sizeof(pfx) - 1))
+		return set_error(r, MHD_HTTP_NOT_FOUND, "not found");
+	const char *p = url + sizeof(pfx) - 1;
+	if (!strcmp(p, "/openapi.json")) {
+		if (!get)
+			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		return yw_strbuf_append(&r->b, yw_embedded_openapi, yw_embedded_openapi_len);
+	}
+	if (!strcmp(p, "/login")) {
+		if (!post)
+			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		return post_login(h, addr, q, r, user, usersz);
+	}
+	struct who w;
+	const char *tok = bearer(c);
+	if (!tok || yw_auth_check(h->auth, tok, yw_wall_ns(), w.user, sizeof(w.user), &w.role)) {
+		r->status = MHD_HTTP_UNAUTHORIZED;
+		return set_error(r, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
+	}
+	snprintf(user, usersz, "%s", w.user);
+	if (!strcmp(p, "/me")) {
+		if (!get)
+			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		int rc = yw_strbuf_putc(&r->b, '{');
+		rc = rc ? rc : kv_str(&r->b, "user", w.user, 1);
+		rc = rc ? rc : kv_str(&r->b, "role", yw_auth_role_name(w.role), 0);
+		return rc ? rc : yw_strbuf_putc(&r->b, '}');
+	}
+	if (!strcmp(p, "/logout")) {
+		if (!post)
+			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		yw_auth_revoke(h->auth, tok);
+		return yw_strbuf_puts(&r->b, "{\"ok\":true}");
+	}
+	for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
+		if (strcmp(p, gets[i].path))
+			continue;
+		if (!get)
+			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		if (w.role < gets[i].role)
+			return set_error(r, MHD_HTTP_FORBIDDEN, "your role does not allow this");
+		return gets[i].fn(h, c, r);
+	}
+	int64_t id = alert_status_path(p);
+	if (id) {
+		if (!post)
+			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		if (w.role < YW_ROLE_ANALYST)
+			return set_error(r, MHD_HTTP_FORBIDDEN, "your role does not allow this");
+		return post_alert_status(h, &w, id, q, r);
+	}
+	return set_error(r, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+static void client_address(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, n, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                                       : sizeof(struct sockaddr_in);
+	getnameinfo(ci->client_addr, len, out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *r)
+{
+	struct MHD_Response *m = MHD_create_response_from_buffer(
+	    r->b.len, r->b.data ? r->b.data : "", MHD_RESPMEM_MUST_COPY);
+	if (!m)
+		return MHD_NO;
+	MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(m, "X-Frame-Options", "DENY");
+	MHD_add_response_header(m, "Content-Security-Policy", "default-src 'none'");
+	if (r->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(m, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (r->retry_after > 0) {
+		char v[24];
+		snprintf(v, sizeof(v), "%d", r->retry_after);
+		MHD_add_response_header(m, MHD_HTTP_HEADER_RETRY_AFTER, v);
+	}
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, m);
+	MHD_destroy_response(m);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+	struct yw_http *h = cls;
+	struct req *q = *con_cls;
+	if (!q) {
+		if (!(q = calloc(1, sizeof(*q))))
+			return MHD_NO;
+		yw_strbuf_init(&q->body, YW_HTTP_MAX_BODY);
+		*con_cls = q;
+		/* An announced body over the limit is refused before it is read. */
+		const char *cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (!cl || strtoull(cl, NULL, 10) <= YW_HTTP_MAX_BODY)
+			return MHD_YES;
+		q->too_big = 1;
+	} else if (*upload_size) {
+		if (!q->too_big && yw_strbuf_append(&q->body, upload, *upload_size))
+			q->too_big = 1;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	char addr[64], user[YW_HTTP_MAX_NAME + 1] = "";
+	client_address(c, addr, sizeof(addr));
+	struct resp r = {.status = MHD_HTTP_OK};
+	yw_strbuf_init(&r.b, 0);
+	int rc = 0;
+	if (q->too_big)
+		rc = set_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+	else
+		rc = route(h, c, url, method, addr, q, &r, user, sizeof(user));
+	if (rc)
+		set_error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc));
+	/* Every request that may change something is recorded, refused ones included. */
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		int arc = yw_auth_audit(h->auth, yw_wall_ns(), user, addr, method, url, r.status);
+		if (arc)
+			yw_logf(YW_LOG_ERROR, "http: audit log: %s", yw_strerror(arc));
+	}
+	enum MHD_Result ret = send_resp(c, &r);
+	if (r.b.data) /* may hold a session token */
+		OPENSSL_cleanse(r.b.data, r.b.cap);
+	yw_strbuf_free(&r.b);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct req *q = *con_cls;
+	if (!q)
+		return;
+	/* Bodies hold passwords. */
+	if (q->body.data)
+		OPENSSL_cleanse(q->body.data, q->body.cap);
+	yw_strbuf_free(&q->body);
+	free(q);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = 0;
+	yw_logf(YW_LOG_WARNING, "http: %s", msg);
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return YW_EIO;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			char *nb = cap > 1 << 20 ? NULL : realloc(buf, cap = cap * 2 + 8192);
+			if (!nb) {
+				rc = cap > 1 << 20 ? YW_ELIMIT : YW_ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		size_t k = fread(buf + n, 1, 4096, f);
+		n += k;
+		if (k < 4096)
+			break;
+	}
+	if (rc == 0 && ferror(f))
+		rc = YW_EIO;
+	fclose(f);
+	if (rc) {
+		if (buf)
+			OPENSSL_cleanse(buf, cap);
+		free(buf);
+		return rc;
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* host:port (IPv6 in brackets) into h->addr; *loopback set. */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *loopback)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	if (!colon || colon == spec || !colon[1])
+		return YW_EINVAL;
+	size_t hl = (size_t)(colon - spec);
+	if (spec[0] == '[') {
+		if (hl < 3 || spec[hl - 1] != ']')
+			return YW_EINVAL;
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return YW_EINVAL;
+	memcpy(host, spec, hl);
+	host[hl] = 0;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return YW_EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		*loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	} else {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		*loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+	}
+	return 0;
+}
+
+int yw_http_start(struct yw_server *s)
+{
+	const char *listen = s->cfg.http_listen;
+	if (!listen || !*listen)
+		return 0;
+	struct yw_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return YW_ENOMEM;
+	h->s = s;
+	int loopback = 0, rc = parse_listen(listen, &h->addr, &loopback);
+	int tls = s->cfg.http_tls && MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+	if (rc) {
+		yw_logf(YW_LOG_ERROR, "http.listen %s: not a host:port", listen);
+	} else if (!tls && !loopback) {
+		/* Passwords and tokens never cross a network in clear text. */
+		yw_logf(YW_LOG_ERROR, "http.listen %s: plain HTTP (%s) only on a loopback address",
+		        listen, s->cfg.http_tls ? "libmicrohttpd has no TLS" : "http.tls off");
+		rc = YW_EINVAL;
+	}
+	char path[4300];
+	if (rc == 0 && tls) {
+		size_t n;
+		snprintf(path, sizeof(path), "%s/pki/%s", s->cfg.data_dir, YW_PKI_SERVER_CERT);
+		rc = read_file(path, &h->cert, &n);
+		if (rc == 0) {
+			snprintf(path, sizeof(path), "%s/pki/%s", s->cfg.data_dir,
+			         YW_PKI_SERVER_KEY);
+			rc = read_file(path, &h->key, &h->keylen);
+		}
+		if (rc)
+			yw_logf(YW_LOG_ERROR, "http: %s: %s", path, yw_strerror(rc));
+	}
+	if (rc == 0 && (rc = yw_auth_open(s->cfg.data_dir, &h->auth)))
+		yw_logf(YW_LOG_ERROR, "http: %s/api.db: %s", s->cfg.data_dir, yw_strerror(rc));
+	if (rc == 0) {
+		unsigned flags =
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG;
+		if (h->addr.ss_family == AF_INET6)
+			flags |= MHD_USE_IPv6;
+		if (tls)
+			flags |= MHD_USE_TLS;
+		struct MHD_OptionItem tlsopts[] = {
+		    {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert},
+		    {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key},
+		    {MHD_OPTION_HTTPS_PRIORITIES, 0,
+		     (void *)"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+		    {MHD_OPTION_END, 0, NULL},
+		};
+		h->d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+		    (struct sockaddr *)&h->addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)YW_HTTP_MAX_CONNS,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)YW_HTTP_MAX_CONNS_PER_IP,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)YW_HTTP_IDLE_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)YW_HTTP_CONN_MEMORY,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER,
+		    on_mhd_log, h, MHD_OPTION_ARRAY, tls ? tlsopts : tlsopts + 3, MHD_OPTION_END);
+		if (!h->d) {
+			yw_logf(YW_LOG_ERROR, "http: cannot listen on %s", listen);
+			rc = YW_EIO;
+		}
+	}
+	if (rc) {
+		s->http = h;
+		yw_http_stop(s);
+		return rc;
+	}
+	s->http = h;
+	yw_logf(YW_LOG_INFO, "HTTP API on %s://%s/api/v1", tls ? "https" : "http", listen);
+	return 0;
+}
+
+void yw_http_stop(struct yw_server *s)
+{
+	struct yw_http *h = s->http;
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	yw_auth_close(h->auth);
+	if (h->key)
+		OPENSSL_cleanse(h->key, h->keylen);
+	free(h->key);
+	free(h->cert);
+	free(h);
+	s->http = NULL;
+}
