@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config git
   libyaml-dev libpcre2-dev libjansson-dev libaudit-dev
-  libssl-dev libzstd-dev libsqlite3-dev libvectorscan-dev libcurl4-openssl-dev
+  libssl-dev libzstd-dev libsqlite3-dev libvectorscan-dev libcurl4-openssl-dev libmicrohttpd-dev
   libcmocka-dev clang libclang-rt-14-dev python3
 )
 missing=()

@@ -20,6 +20,8 @@ int yw_cmd_rules(int argc, char **argv);
 int yw_cmd_solution(int argc, char **argv);
 /* alert, incidents, suppress, risk: triage through the server's local API (cmd_alert.c). */
 int yw_cmd_alert(int argc, char **argv);
+/* Users and API tokens of the HTTP API (cmd_user.c). */
+int yw_cmd_user(int argc, char **argv);
 /* Response actions on an agent (cmd_respond.c). */
 int yw_cmd_respond(int argc, char **argv);
 /* token, agents, alerts: through the server's local API (cmd_server.c). */

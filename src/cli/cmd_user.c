@@ -16,8 +16,6 @@
 #include "yiwang/error.h"
 #include "yw_limits.h"
 
-int yw_cmd_user(int argc, char **argv);
-
 static void usage(FILE *out)
 {
 	fputs("usage: yiwang user add NAME --role viewer|analyst|admin [--data-dir DIR]\n"

@@ -23,6 +23,7 @@ static void usage(FILE *out)
 	      "  incidents    alerts grouped per terminal and per attacking source\n"
 	      "  suppress     add, list or delete suppressions (with an expiry)\n"
 	      "  risk         risk scores of the fleet and of each terminal\n"
+	      "  user         users and API tokens of the HTTP API (docs/api.md)\n"
 	      "  respond      run a response action on an agent (block an IP, kill, quarantine, lock)\n"
 	      "  solution     what to do about a rule's alert or an ATT&CK technique (en/zh)\n"
 	      "  version      print the version\n"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "alert") || !strcmp(cmd, "incidents") || !strcmp(cmd, "suppress") ||
 	    !strcmp(cmd, "risk"))
 		return yw_cmd_alert(argc - 1, argv + 1);
+	if (!strcmp(cmd, "user"))
+		return yw_cmd_user(argc - 1, argv + 1);
 	if (!strcmp(cmd, "respond"))
 		return yw_cmd_respond(argc - 1, argv + 1);
 	if (!strcmp(cmd, "solution"))

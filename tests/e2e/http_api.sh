@@ -196,9 +196,12 @@ check "and says why" grep -q 'plain HTTP (http.tls off) only on a loopback addre
 pport=$(free_port)
 printf 'http:\n  listen: 127.0.0.1:%s\n  tls: false\n' "$pport" >"$T/plain-lo.yml"
 start_server "$T/p2" "127.0.0.1:$(free_port)" --config "$T/plain-lo.yml"
+check "plain HTTP on loopback starts" log_has 20 "$T/p2.log" "HTTP API on http://127\.0\.0\.1:$pport/"
 check "plain HTTP on loopback serves" sh -c "curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:$pport/api/v1/openapi.json | grep -qx 200"
 
 kill -INT "$S_PID" "$SERVER_PID"
-check "servers stop cleanly" wait_for 20 not kill -0 "$S_PID" "$SERVER_PID"
+exit_status 30 "$S_PID"; s1=$EXIT_STATUS
+exit_status 30 "$SERVER_PID"
+check "servers stop cleanly" test "$s1:$EXIT_STATUS" = 0:0
 check "no sanitizer reports" clean_logs "$S.log" "$T/p2.log" "$T/a1.log"
 exit $fail

@@ -771,15 +771,16 @@ int yw_http_start(struct yw_server *s)
 		     (void *)"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
 		    {MHD_OPTION_END, 0, NULL},
 		};
+		/* The logger first, so MHD's own messages about the later options reach it. */
 		h->d = MHD_start_daemon(
-		    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-		    (struct sockaddr *)&h->addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)YW_HTTP_MAX_CONNS,
+		    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_THREAD_POOL_SIZE,
+		    (unsigned)2, MHD_OPTION_CONNECTION_LIMIT, (unsigned)YW_HTTP_MAX_CONNS,
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)YW_HTTP_MAX_CONNS_PER_IP,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)YW_HTTP_IDLE_TIMEOUT_S,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)YW_HTTP_CONN_MEMORY,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER,
-		    on_mhd_log, h, MHD_OPTION_ARRAY, tls ? tlsopts : tlsopts + 3, MHD_OPTION_END);
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_ARRAY,
+		    tls ? tlsopts : tlsopts + 3, MHD_OPTION_END);
 		if (!h->d) {
 			yw_logf(YW_LOG_ERROR, "http: cannot listen on %s", listen);
 			rc = YW_EIO;
