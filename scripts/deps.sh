@@ -5,7 +5,8 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git
   libyaml-dev libpcre2-dev libjansson-dev libaudit-dev
   libssl-dev libzstd-dev libsqlite3-dev libvectorscan-dev libcurl4-openssl-dev libmicrohttpd-dev
-  libcmocka-dev clang libclang-rt-14-dev python3
+  libsystemd-dev libcmocka-dev clang libclang-rt-14-dev
+  python3 sqlite3 iproute2 nftables openssl bc procps curl systemd-journal-remote
 )
 missing=()
 for p in "${pkgs[@]}"; do
