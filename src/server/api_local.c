@@ -79,32 +79,6 @@ static int agent_row(void *ud, const struct yw_store_agent *a)
 	return rc;
 }
 
-/* The solution for an alert's rule: every alert is shown with one (docs/solutions.md). The
- * rule is looked up among the loaded documents (detection and correlation rules). */
-static int solution_json(struct yw_server *s, const char *rule_id, struct yw_strbuf *b)
-{
-	if (!s->sols)
-		return yw_strbuf_puts(b, "null");
-	const struct yw_rule_info *info = NULL;
-	size_t n = yw_sigma_ruleset_ndocs(s->rules);
-	for (size_t i = 0; i < n && !info; i++) {
-		const struct yw_sigma_rule *r = yw_sigma_ruleset_doc(s->rules, i);
-		if (r->info.id && rule_id && !strcmp(r->info.id, rule_id))
-			info = &r->info;
-	}
-	int level = 0;
-	const struct yw_solution *so =
-		info ? yw_solutions_resolve(s->sols, info, &level)
-		     : yw_solutions_get(s->sols, YW_SOL_RULE, rule_id ? rule_id : "");
-	if (!so && !info) {
-		struct yw_rule_info none = {.title = ""};
-		so = yw_solutions_resolve(s->sols, &none, &level);
-	} else if (so && !info) {
-		level = YW_SOL_RULE;
-	}
-	return so ? yw_solution_json(so, level, b) : yw_strbuf_puts(b, "null");
-}
-
 static int alert_row(void *ud, const struct yw_store_alert_row *a)
 {
 	struct rows *r = ud;
@@ -132,7 +106,7 @@ static int alert_row(void *ud, const struct yw_store_alert_row *a)
 	rc = rc ? rc : json_kv_int(b, "closed_at", a->closed_at);
 	rc = rc ? rc : json_kv_str(b, "closed_comment", a->closed_comment, 1);
 	rc = rc ? rc : yw_strbuf_puts(b, ",\"solution\":");
-	rc = rc ? rc : solution_json(r->s, a->rule_id, b);
+	rc = rc ? rc : yw_server_solution_json(r->s, a->rule_id, b);
 	rc = rc ? rc : yw_strbuf_printf(b, ",\"event\":%s}\n", a->event ? a->event : "null");
 	r->n++;
 	r->last_id = a->id;

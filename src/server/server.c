@@ -22,6 +22,7 @@
 
 #include "respond.h"
 #include "autorespond.h"
+#include "detect/sigma_rule.h"
 #include "http/http.h"
 #include "server.h"
 #include "yiwang/error.h"
@@ -857,6 +858,34 @@ static void pipeline_alert(void *ud, const struct yw_pipeline_alert *a)
 		yw_logf(YW_LOG_WARNING, "notification of '%s' not queued: %s", a->rule->title,
 			yw_strerror(rc));
 	yw_strbuf_free(&sol);
+}
+
+/* ---- solutions ---- */
+
+/* The solution for an alert's rule: every alert is shown with one (docs/solutions.md). The
+ * rule is looked up among the loaded documents (detection and correlation rules). */
+int yw_server_solution_json(struct yw_server *s, const char *rule_id, struct yw_strbuf *b)
+{
+	if (!s->sols)
+		return yw_strbuf_puts(b, "null");
+	const struct yw_rule_info *info = NULL;
+	size_t n = yw_sigma_ruleset_ndocs(s->rules);
+	for (size_t i = 0; i < n && !info; i++) {
+		const struct yw_sigma_rule *r = yw_sigma_ruleset_doc(s->rules, i);
+		if (r->info.id && rule_id && !strcmp(r->info.id, rule_id))
+			info = &r->info;
+	}
+	int level = 0;
+	const struct yw_solution *so =
+		info ? yw_solutions_resolve(s->sols, info, &level)
+		     : yw_solutions_get(s->sols, YW_SOL_RULE, rule_id ? rule_id : "");
+	if (!so && !info) {
+		struct yw_rule_info none = {.title = ""};
+		so = yw_solutions_resolve(s->sols, &none, &level);
+	} else if (so && !info) {
+		level = YW_SOL_RULE;
+	}
+	return so ? yw_solution_json(so, level, b) : yw_strbuf_puts(b, "null");
 }
 
 /* ---- risk history ---- */

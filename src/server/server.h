@@ -82,6 +82,9 @@ int yw_server_revoke(struct yw_server *s, const char *agent_id);
 /* Creates an enrolment token and writes the enrolment string (server.c). */
 int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_ms,
 			   int64_t uses, char *out, size_t outsz);
+/* Appends the solution for an alert's rule as JSON (both languages), or null without a
+ * library. Read-only: safe from any thread once the server started. */
+int yw_server_solution_json(struct yw_server *s, const char *rule_id, struct yw_strbuf *b);
 /* Agents with a live, streaming connection. */
 size_t yw_server_online_count(struct yw_server *s);
 /* Whether an agent has a live connection. */

@@ -87,6 +87,7 @@ check "/agents: every line received" wait_for 30 received_all
 req GET "/alerts?limit=1000" "$ADMIN"
 total=$(jq_ 'len(d["items"])')
 check "the alerts are the agent's" test "$(jq_ 'set(a["agent_id"] for a in d["items"]) == {"'"$id1"'"}')" = True
+check "every alert comes with its solution in both languages" test "$(jq_ 'all(a["solution"] and a["solution"]["what"]["en"] and a["solution"]["what"]["zh"] for a in d["items"])')" = True
 req GET /agents "$VIEWER"
 check "/agents lists the agent" test "$(jq_ '[a["id"] for a in d["items"]]')" = "['$id1']"
 req GET "/alerts?agent=$id1&limit=1000" "$VIEWER"

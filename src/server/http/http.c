@@ -99,6 +99,7 @@ static const char *q_str(struct MHD_Connection *c, const char *k)
 /* ---- rows ---- */
 
 struct list {
+	struct yw_server *s; /* alerts: for their solutions */
 	struct yw_strbuf *b;
 	size_t n, max;
 	const char *status; /* alerts: keep only this status */
@@ -164,6 +165,8 @@ static int alert_row(void *ud, const struct yw_store_alert_row *a)
 	rc = rc ? rc : kv_str(b, "closed_by", a->closed_by, 0);
 	rc = rc ? rc : kv_int(b, "closed_at", a->closed_at);
 	rc = rc ? rc : kv_str(b, "closed_comment", a->closed_comment, 0);
+	rc = rc ? rc : yw_strbuf_puts(b, ",\"solution\":");
+	rc = rc ? rc : yw_server_solution_json(l->s, a->rule_id, b);
 	rc = rc ? rc
 	        : yw_strbuf_printf(b, ",\"event\":%s}", a->event && *a->event ? a->event : "null");
 	return rc;
@@ -273,7 +276,7 @@ static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *
 	const char *level = q_str(c, "level"), *status = q_str(c, "status");
 	if (level && (q.min_level = yw_level_parse(level)) < 0)
 		return set_error(r, MHD_HTTP_BAD_REQUEST, "unknown level");
-	struct list l = {.b = &r->b};
+	struct list l = {.s = h->s, .b = &r->b};
 	if (status && !strcmp(status, "open")) {
 		q.open = 1;
 	} else if (status) {
