@@ -3,7 +3,8 @@
 # `yiwang user`, login, 401 without a token, roles (viewer 403 / analyst 200 on an alert's
 # status), alerts of an agent streaming samples/auth.log with filters and pagination, the
 # audit log, API tokens, logout, body limits, security headers, openapi.json, the login-failure
-# limit, and plain HTTP refused on a non-loopback address.
+# limit, plain HTTP refused on a non-loopback address, and the reads of inventory, risk history,
+# solutions and rules.
 source "$(dirname "$0")/lib.bash"
 port=$(free_port); hport=$(free_port); S=$T/s
 printf 'http:\n  listen: 127.0.0.1:%s\n' "$hport" >"$T/server.yml"
@@ -42,7 +43,9 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["openapi"].startswith("3.0")
 want = {"/openapi.json", "/login", "/logout", "/me", "/agents", "/alerts",
-        "/alerts/{id}/status", "/incidents", "/risk", "/stats", "/audit"}
+        "/alerts/{id}/status", "/incidents", "/risk", "/stats", "/audit",
+        "/agents/{id}/inventory", "/agents/{id}/inventory/history", "/risk/history",
+        "/solutions/{rule_id}", "/rules"}
 assert set(d["paths"]) == want, set(d["paths"]) ^ want' "$T/body"
 
 # 3. No token, a bad token: 401.
@@ -166,6 +169,74 @@ check "risk: the agent scored" test "$(jq_ '[r["agent_id"] for r in d["items"]] 
 req GET "/risk?agent=nobody" "$VIEWER"
 check "risk of an unknown agent: 404" test "$code" = 404
 
+# 8b. Inventory, risk history, solutions, rules.
+req GET "/agents/$id1/inventory" "$VIEWER"
+check "inventory of a quiet agent: 200, empty" test "$code:$(jq_ 'd["items"]')" = "200:[]"
+req GET "/agents/$id1/inventory/history" "$VIEWER"
+check "inventory history of a quiet agent: 200, empty" test "$code:$(jq_ 'd["items"], d["next_after_id"]')" = "200:([], None)"
+req GET "/agents/nobody/inventory" "$VIEWER"
+check "inventory of an unknown agent: 404" test "$code" = 404
+req GET "/agents/nobody/inventory/history" "$VIEWER"
+check "inventory history of an unknown agent: 404" test "$code" = 404
+req GET "/agents/$id1/inventory/history?limit=0" "$VIEWER"
+check "inventory history limit=0: 400" test "$code" = 400
+req POST "/agents/$id1/inventory" "$ADMIN" '{}'
+check "POST on the inventory: 405" test "$code" = 405
+req GET "/agents/$id1/inventory"
+check "inventory without a token: 401" test "$code" = 401
+# An agent with its inventory collector on: the items arrive with their events as JSON.
+printf 'journald: off\nprocess:\n  enabled: false\nnetwork:\n  enabled: false\nsca:\n  enabled: false\nfim:\n  enabled: false\n' >"$T/inv-agent.yml"
+check "enrol an agent with inventory" enrol_agent "$(yw token create)" "$T/a2"
+id2=$(agent_id "$T/a2")
+"$build/yiwang-agent" --config "$T/inv-agent.yml" --state-dir "$T/a2" >>"$T/a2.log" 2>&1 &
+A2_PID=$!; PIDS+=("$A2_PID")
+inv_ge() { req GET "/agents/$id2/inventory" "$VIEWER"; [ "$code" = 200 ] && [ "$(jq_ 'len(d["items"])')" -ge 1 ]; }
+check "the agent's inventory appears" wait_for 30 inv_ge
+check "inventory rows: dataset, key, updated_at and data as a JSON object" test "$(jq_ 'all(isinstance(i["dataset"], str) and isinstance(i["key"], str) and i["updated_at"] > 0 and isinstance(i["data"], dict) for i in d["items"])')" = True
+ds=$(jq_ 'd["items"][0]["dataset"]')
+req GET "/agents/$id2/inventory?dataset=$ds" "$VIEWER"
+check "dataset filter" test "$(jq_ 'len(d["items"]) >= 1 and all(i["dataset"] == "'"$ds"'" for i in d["items"])')" = True
+req GET "/agents/$id2/inventory?dataset=no-such-dataset" "$VIEWER"
+check "dataset filter: an unknown dataset" test "$code:$(jq_ 'd["items"]')" = "200:[]"
+kill -INT "$A2_PID"; exit_status 30 "$A2_PID"
+req GET /risk/history "$VIEWER"
+check "risk history of the fleet: 200 with its shape" test "$code:$(jq_ 'd["scope"] == "fleet" and all(set(p) == {"ts", "score"} for p in d["items"])')" = "200:True"
+req GET "/risk/history?scope=$id1&since=0" "$VIEWER"
+check "risk history of an agent: 200" test "$code:$(jq_ 'd["scope"] == "'"$id1"'" and isinstance(d["items"], list)')" = "200:True"
+req GET "/risk/history?scope=nobody" "$VIEWER"
+check "risk history of an unknown agent: 404" test "$code" = 404
+req GET "/risk/history?since=-1" "$VIEWER"
+check "risk history since=-1: 400" test "$code" = 400
+req GET "/alerts?limit=1" "$VIEWER"
+rid=$(jq_ 'd["items"][0]["rule_id"]'); asol=$(jq_ 'd["items"][0]["solution"]')
+req GET "/solutions/$rid" "$VIEWER"
+check "the solution of an alert's rule: the alert's own" test "$code:$(jq_ 'd')" = "200:$asol"
+req GET /solutions/no-such-rule "$VIEWER"
+check "an unknown rule: the generic solution in both languages" test "$code:$(jq_ 'bool(d["what"]["en"] and d["what"]["zh"])')" = "200:True"
+req GET /solutions/ "$VIEWER"
+check "no rule id: 404" test "$code" = 404
+req GET "/rules?limit=1000" "$VIEWER"
+check "rules: 200 with every loaded rule" test "$code:$(jq_ 'd["total"] == len(d["items"]) and d["total"] >= 1 and d["next_offset"] is None')" = "200:True"
+check "rules have id, title, level, tags and log source" test "$(jq_ 'all(set(r) >= {"id", "title", "level", "tags", "product", "service", "category"} and isinstance(r["tags"], list) for r in d["items"])')" = True
+check "the alert's rule is listed" test "$(jq_ 'any(r["id"] == "'"$rid"'" for r in d["items"])')" = True
+allrules=$(jq_ '"".join("|" + str(r["id"]) for r in d["items"])')
+rpages() {
+  local off=0 out=""
+  while :; do
+    req GET "/rules?limit=2&offset=$off" "$VIEWER"
+    [ "$code" = 200 ] || return 1
+    out="$out$(jq_ '"".join("|" + str(r["id"]) for r in d["items"])')"
+    off=$(jq_ 'd["next_offset"]')
+    [ "$off" = None ] && break
+  done
+  echo "$out"
+}
+check "rules pages with offset cover every rule once" test "$(rpages)" = "$allrules"
+req GET "/rules?offset=999999" "$VIEWER"
+check "rules past the end: empty" test "$code:$(jq_ 'd["items"], d["next_offset"]')" = "200:([], None)"
+req GET "/rules?limit=1001" "$VIEWER"
+check "rules limit=1001: 400" test "$code" = 400
+
 # 9. API tokens and logout.
 API=$(yw user token analyst --label ci)
 req GET /me "$API"
@@ -204,5 +275,5 @@ kill -INT "$S_PID" "$SERVER_PID"
 exit_status 30 "$S_PID"; s1=$EXIT_STATUS
 exit_status 30 "$SERVER_PID"
 check "servers stop cleanly" test "$s1:$EXIT_STATUS" = 0:0
-check "no sanitizer reports" clean_logs "$S.log" "$T/p2.log" "$T/a1.log"
+check "no sanitizer reports" clean_logs "$S.log" "$T/p2.log" "$T/a1.log" "$T/a2.log"
 exit $fail

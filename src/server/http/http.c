@@ -231,6 +231,72 @@ static int audit_row(void *ud, const struct yw_auth_audit_row *a)
 	return rc ? rc : yw_strbuf_printf(b, ",\"status\":%d}", a->status);
 }
 
+static int inventory_row(void *ud, const struct yw_store_inventory_row *i)
+{
+	struct list *l = ud;
+	struct yw_strbuf *b = l->b;
+	int rc = sep(l);
+	rc = rc ? rc : yw_strbuf_putc(b, '{');
+	rc = rc ? rc : kv_str(b, "dataset", i->dataset, 1);
+	rc = rc ? rc : kv_str(b, "key", i->key, 0);
+	rc = rc ? rc : kv_int(b, "updated_at", i->updated_at);
+	/* data is the item's event as the server itself stored it: JSON already. */
+	return rc ? rc
+	          : yw_strbuf_printf(b, ",\"data\":%s}", i->data && *i->data ? i->data : "null");
+}
+
+static int inventory_change_row(void *ud, const struct yw_store_inventory_change *ch)
+{
+	struct list *l = ud;
+	struct yw_strbuf *b = l->b;
+	l->last_id = ch->id;
+	int rc = sep(l);
+	rc = rc ? rc
+	        : yw_strbuf_printf(b, "{\"id\":%lld,\"ts\":%lld", (long long)ch->id,
+	                           (long long)ch->ts);
+	rc = rc ? rc : kv_str(b, "dataset", ch->dataset, 0);
+	rc = rc ? rc : kv_str(b, "key", ch->key, 0);
+	rc = rc ? rc : kv_str(b, "action", ch->action, 0);
+	return rc ? rc
+	          : yw_strbuf_printf(b, ",\"data\":%s}", ch->data && *ch->data ? ch->data : "null");
+}
+
+static int risk_point_row(void *ud, const struct yw_store_risk_point *p)
+{
+	struct list *l = ud;
+	int rc = sep(l);
+	return rc ? rc
+	          : yw_strbuf_printf(l->b, "{\"ts\":%lld,\"score\":%.1f}", (long long)p->ts,
+	                             p->score);
+}
+
+static int json_str_list(struct yw_strbuf *b, const char *const *v, size_t n)
+{
+	int rc = yw_strbuf_putc(b, '[');
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = i ? yw_strbuf_putc(b, ',') : 0;
+		rc = rc ? rc : yw_strbuf_json_str(b, v[i], strlen(v[i]));
+	}
+	return rc ? rc : yw_strbuf_putc(b, ']');
+}
+
+static int rule_row(struct list *l, const struct yw_rule_info *ri)
+{
+	struct yw_strbuf *b = l->b;
+	int rc = sep(l);
+	rc = rc ? rc : yw_strbuf_putc(b, '{');
+	rc = rc ? rc : kv_str(b, "id", ri->id, 1);
+	rc = rc ? rc : kv_str(b, "title", ri->title, 0);
+	rc = rc ? rc : kv_str(b, "level", ri->level, 0);
+	rc = rc ? rc : kv_str(b, "status", ri->status, 0);
+	rc = rc ? rc : yw_strbuf_puts(b, ",\"tags\":");
+	rc = rc ? rc : json_str_list(b, ri->tags, ri->ntags);
+	rc = rc ? rc : kv_str(b, "product", ri->product, 0);
+	rc = rc ? rc : kv_str(b, "service", ri->service, 0);
+	rc = rc ? rc : kv_str(b, "category", ri->category, 0);
+	return rc ? rc : yw_strbuf_putc(b, '}');
+}
+
 /* ---- handlers ---- */
 
 static int store_status(int rc)
@@ -359,6 +425,94 @@ static int get_audit(struct yw_http *h, struct MHD_Connection *c, struct resp *r
 	return rc ? set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc)) : 0;
 }
 
+/* 404 unless the agent is known: the inventory and risk tables have no rows for a stranger,
+ * which would read as an empty answer. */
+static int noop_agent(void *ud, const struct yw_store_agent *a)
+{
+	return 0;
+}
+
+static int get_inventory(struct yw_http *h, struct MHD_Connection *c, const char *agent,
+                         struct resp *r)
+{
+	struct list l = {.b = &r->b};
+	int rc = yw_store_agent_get(h->s->store, agent, noop_agent, NULL);
+	rc = rc ? rc : list_open(r);
+	rc = rc ? rc
+	        : yw_store_inventory(h->s->store, agent, q_str(c, "dataset"), inventory_row, &l);
+	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
+	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+}
+
+static int get_inventory_history(struct yw_http *h, struct MHD_Connection *c, const char *agent,
+                                 struct resp *r)
+{
+	long long after = 0, limit = 100;
+	if (q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
+	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "after_id: integer >= 0; limit: 1..1000");
+	struct list l = {.b = &r->b};
+	int rc = yw_store_agent_get(h->s->store, agent, noop_agent, NULL);
+	rc = rc ? rc : list_open(r);
+	rc = rc ? rc
+	        : yw_store_inventory_history(h->s->store, agent, after, (size_t)limit,
+	                                     inventory_change_row, &l);
+	if (rc)
+		return set_error(r, store_status(rc), yw_store_strerror(rc));
+	if (l.n == (size_t)limit)
+		return yw_strbuf_printf(&r->b, "],\"next_after_id\":%lld}", (long long)l.last_id);
+	return yw_strbuf_puts(&r->b, "],\"next_after_id\":null}");
+}
+
+static int get_risk_history(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	long long since = 0;
+	if (q_int(c, "since", 0, INT64_MAX, &since) < 0)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "since: integer >= 0");
+	const char *scope = q_str(c, "scope");
+	if (!scope)
+		scope = "fleet";
+	int rc = 0;
+	if (strcmp(scope, "fleet"))
+		rc = yw_store_agent_get(h->s->store, scope, noop_agent, NULL);
+	struct list l = {.b = &r->b};
+	rc = rc ? rc : yw_strbuf_puts(&r->b, "{\"scope\":");
+	rc = rc ? rc : yw_strbuf_json_str(&r->b, scope, strlen(scope));
+	rc = rc ? rc : yw_strbuf_puts(&r->b, ",\"items\":[");
+	rc = rc ? rc : yw_store_risk_history(h->s->store, scope, since, risk_point_row, &l);
+	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
+	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+}
+
+static int get_solution(struct yw_http *h, const char *rule_id, struct resp *r)
+{
+	int rc = yw_server_solution_json(h->s, rule_id, &r->b);
+	if (rc)
+		return rc;
+	if (r->b.len == 4 && !memcmp(r->b.data, "null", 4))
+		return set_error(r, MHD_HTTP_NOT_FOUND, "no solution library on this server");
+	return 0;
+}
+
+static int get_rules(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
+{
+	long long offset = 0, limit = 100;
+	if (q_int(c, "offset", 0, INT64_MAX, &offset) < 0 ||
+	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return set_error(r, MHD_HTTP_BAD_REQUEST, "offset: integer >= 0; limit: 1..1000");
+	/* The ruleset is loaded before the API starts and never changes while it runs. */
+	size_t n = yw_ruleset_count(h->s->rules), i = (size_t)offset;
+	struct list l = {.b = &r->b};
+	int rc = list_open(r);
+	for (; rc == 0 && i < n && l.n < (size_t)limit; i++)
+		rc = rule_row(&l, yw_ruleset_rule(h->s->rules, i));
+	if (rc)
+		return rc;
+	if (i < n)
+		return yw_strbuf_printf(&r->b, "],\"total\":%zu,\"next_offset\":%zu}", n, i);
+	return yw_strbuf_printf(&r->b, "],\"total\":%zu,\"next_offset\":null}", n);
+}
+
 static json_t *body_object(struct req *q)
 {
 	json_error_t err;
@@ -471,9 +625,14 @@ static const struct {
 	get_fn fn;
 	int role; /* the least role allowed */
 } gets[] = {
-    {"/agents", get_agents, YW_ROLE_VIEWER},       {"/alerts", get_alerts, YW_ROLE_VIEWER},
-    {"/incidents", get_incidents, YW_ROLE_VIEWER}, {"/risk", get_risk, YW_ROLE_VIEWER},
-    {"/stats", get_stats, YW_ROLE_VIEWER},         {"/audit", get_audit, YW_ROLE_ADMIN},
+    {"/agents", get_agents, YW_ROLE_VIEWER},
+    {"/alerts", get_alerts, YW_ROLE_VIEWER},
+    {"/incidents", get_incidents, YW_ROLE_VIEWER},
+    {"/risk", get_risk, YW_ROLE_VIEWER},
+    {"/stats", get_stats, YW_ROLE_VIEWER},
+    {"/audit", get_audit, YW_ROLE_ADMIN},
+    {"/risk/history", get_risk_history, YW_ROLE_VIEWER},
+    {"/rules", get_rules, YW_ROLE_VIEWER},
 };
 
 /* "/alerts/<id>/status" -> id, else 0. */
@@ -487,6 +646,24 @@ static int64_t alert_status_path(const char *p)
 	if (errno || end == p + 8 || id <= 0 || strcmp(end, "/status"))
 		return 0;
 	return id;
+}
+
+/* "/agents/<id>/inventory[/history]": the id into id[idsz], 1 for the history, 0 for the
+ * inventory; -1 for another path. */
+static int inventory_path(const char *p, char *id, size_t idsz)
+{
+	if (strncmp(p, "/agents/", 8))
+		return -1;
+	p += 8;
+	const char *slash = strchr(p, '/');
+	if (!slash || slash == p || (size_t)(slash - p) >= idsz)
+		return -1;
+	int hist = !strcmp(slash, "/inventory/history");
+	if (!hist && strcmp(slash, "/inventory"))
+		return -1;
+	memcpy(id, p, (size_t)(slash - p));
+	id[slash - p] = 0;
+	return hist;
 }
 
 /* Routes one request; *user gets who made it (for the audit log). */
@@ -538,6 +715,20 @@ static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, c
 		if (w.role < gets[i].role)
 			return set_error(r, MHD_HTTP_FORBIDDEN, "your role does not allow this");
 		return gets[i].fn(h, c, r);
+	}
+	char agent[YW_MAX_AGENT_ID + 1];
+	int inv = inventory_path(p, agent, sizeof(agent));
+	const char *rule_id = strncmp(p, "/solutions/", 11) ? NULL : p + 11;
+	if (rule_id && (!*rule_id || strchr(rule_id, '/')))
+		rule_id = NULL;
+	if (inv >= 0 || rule_id) {
+		if (!get)
+			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		if (w.role < YW_ROLE_VIEWER)
+			return set_error(r, MHD_HTTP_FORBIDDEN, "your role does not allow this");
+		if (rule_id)
+			return get_solution(h, rule_id, r);
+		return inv ? get_inventory_history(h, c, agent, r) : get_inventory(h, c, agent, r);
 	}
 	int64_t id = alert_status_path(p);
 	if (id) {
