@@ -15,6 +15,7 @@
 
 #include "yw_limits.h"
 #include "yiwang/collector.h"
+#include "yiwang/fsutil.h"
 #include "yiwang/error.h"
 #include "yiwang/spool.h"
 
@@ -212,34 +213,9 @@ static int file_commit(void *state)
 	}
 	put_le(p, yw_crc32c(0, b, (size_t)(p - b)), 4);
 
-	int rc = YW_EIO;
-	char tmp[4200];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", fc->state_path) >= (int)sizeof(tmp))
-		goto out;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	ssize_t w = write(fd, b, n);
-	if (w != (ssize_t)n || fsync(fd) != 0) {
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, fc->state_path) != 0)
-		goto out;
-	/* the rename must be durable too: sync the directory */
-	char *slash = strrchr(tmp, '/');
-	if (slash)
-		*slash = 0;
-	int dfd =
-	    open(slash ? (slash == tmp ? "/" : tmp) : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	fc->dirty = false;
-	rc = 0;
-out:
+	int rc = yw_write_file_atomic(fc->state_path, b, n, 0600);
+	if (rc == 0)
+		fc->dirty = false;
 	free(b);
 	return rc;
 }

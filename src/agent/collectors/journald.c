@@ -18,6 +18,7 @@
 
 #include "yw_limits.h"
 #include "yiwang/collector.h"
+#include "yiwang/fsutil.h"
 #include "yiwang/error.h"
 #include "yiwang/spool.h"
 
@@ -228,31 +229,10 @@ static int jd_commit(void *state)
 	put_le(b + 9 + CURSOR_LEN, jc->pos.seq, 8);
 	put_le(b + STATE_LEN - 4, yw_crc32c(0, b, STATE_LEN - 4), 4);
 
-	char tmp[4200];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", jc->state_path) >= (int)sizeof(tmp))
-		return YW_ELIMIT;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return YW_EIO;
-	if (write(fd, b, sizeof(b)) != (ssize_t)sizeof(b) || fsync(fd) != 0) {
-		close(fd);
-		return YW_EIO;
-	}
-	close(fd);
-	if (rename(tmp, jc->state_path) != 0)
-		return YW_EIO;
-	/* the rename must be durable too */
-	char *slash = strrchr(tmp, '/');
-	if (slash)
-		*slash = 0;
-	int dfd =
-	    open(slash ? (slash == tmp ? "/" : tmp) : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	jc->dirty = false;
-	return 0;
+	int rc = yw_write_file_atomic(jc->state_path, b, sizeof(b), 0600);
+	if (rc == 0)
+		jc->dirty = false;
+	return rc;
 }
 
 /* ---- one entry to one line ---- */
