@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "http.h"
+#include "http_int.h"
 #include "server/server.h"
 #include "yiwang/error.h"
 #include "yw_limits.h"
@@ -22,35 +23,7 @@
 extern const char yw_embedded_openapi[];
 extern const size_t yw_embedded_openapi_len;
 
-struct yw_http {
-	struct yw_server *s;
-	struct yw_auth *auth;
-	struct MHD_Daemon *d;
-	char *cert, *key; /* PEM, kept for the daemon's life */
-	size_t keylen;
-	struct sockaddr_storage addr;
-};
-
-/* One request: its body, gathered over the calls MHD makes. */
-struct req {
-	struct yw_strbuf body;
-	int too_big;
-};
-
-/* What a handler answers. */
-struct resp {
-	int status;
-	struct yw_strbuf b;
-	int retry_after; /* seconds; 0 = no header */
-};
-
-/* The authenticated caller. */
-struct who {
-	char user[YW_HTTP_MAX_NAME + 1];
-	int role;
-};
-
-static int set_error(struct resp *r, int status, const char *msg)
+int yw_http_error(struct resp *r, int status, const char *msg)
 {
 	r->status = status;
 	yw_strbuf_reset(&r->b);
@@ -60,7 +33,7 @@ static int set_error(struct resp *r, int status, const char *msg)
 }
 
 /* ,"k":"v" (null for NULL); first: no comma. */
-static int kv_str(struct yw_strbuf *b, const char *k, const char *v, int first)
+int yw_http_kv_str(struct yw_strbuf *b, const char *k, const char *v, int first)
 {
 	int rc = yw_strbuf_printf(b, "%s\"%s\":", first ? "" : ",", k);
 	if (rc)
@@ -68,7 +41,7 @@ static int kv_str(struct yw_strbuf *b, const char *k, const char *v, int first)
 	return v ? yw_strbuf_json_str(b, v, strlen(v)) : yw_strbuf_puts(b, "null");
 }
 
-static int kv_int(struct yw_strbuf *b, const char *k, long long v)
+int yw_http_kv_int(struct yw_strbuf *b, const char *k, long long v)
 {
 	return yw_strbuf_printf(b, ",\"%s\":%lld", k, v);
 }
@@ -76,7 +49,7 @@ static int kv_int(struct yw_strbuf *b, const char *k, long long v)
 /* ---- query parameters ---- */
 
 /* 0 absent (*v untouched), 1 set, -1 malformed or out of [lo, hi]. */
-static int q_int(struct MHD_Connection *c, const char *k, long long lo, long long hi, long long *v)
+int yw_http_q_int(struct MHD_Connection *c, const char *k, long long lo, long long hi, long long *v)
 {
 	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 	if (!s)
@@ -90,7 +63,7 @@ static int q_int(struct MHD_Connection *c, const char *k, long long lo, long lon
 	return 1;
 }
 
-static const char *q_str(struct MHD_Connection *c, const char *k)
+const char *yw_http_q_str(struct MHD_Connection *c, const char *k)
 {
 	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 	return s && *s ? s : NULL;
@@ -98,16 +71,7 @@ static const char *q_str(struct MHD_Connection *c, const char *k)
 
 /* ---- rows ---- */
 
-struct list {
-	struct yw_server *s; /* alerts: for their solutions */
-	struct yw_strbuf *b;
-	size_t n, max;
-	const char *status; /* alerts: keep only this status */
-	int64_t last_id;    /* alerts: the last id scanned */
-	size_t scanned;     /* alerts: rows scanned */
-};
-
-static int sep(struct list *l)
+int yw_http_sep(struct list *l)
 {
 	return l->n++ ? yw_strbuf_putc(l->b, ',') : 0;
 }
@@ -116,21 +80,21 @@ static int agent_row(void *ud, const struct yw_store_agent *a)
 {
 	struct list *l = ud;
 	struct yw_strbuf *b = l->b;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc : yw_strbuf_putc(b, '{');
-	rc = rc ? rc : kv_str(b, "id", a->id, 1);
-	rc = rc ? rc : kv_str(b, "name", a->name, 0);
-	rc = rc ? rc : kv_str(b, "group", a->group, 0);
-	rc = rc ? rc : kv_str(b, "os", a->os, 0);
-	rc = rc ? rc : kv_str(b, "version", a->version, 0);
-	rc = rc ? rc : kv_str(b, "addresses", a->addresses, 0);
-	rc = rc ? rc : kv_int(b, "enrolled_at", a->enrolled_at);
-	rc = rc ? rc : kv_int(b, "last_seen", a->last_seen);
-	rc = rc ? rc : kv_int(b, "revoked_at", a->revoked_at);
-	rc = rc ? rc : kv_int(b, "online", a->online);
-	rc = rc ? rc : kv_int(b, "last_seq", (long long)a->last_seq);
-	rc = rc ? rc : kv_int(b, "events_received", (long long)a->events_received);
-	rc = rc ? rc : kv_int(b, "events_lost", (long long)a->events_lost);
+	rc = rc ? rc : yw_http_kv_str(b, "id", a->id, 1);
+	rc = rc ? rc : yw_http_kv_str(b, "name", a->name, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "group", a->group, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "os", a->os, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "version", a->version, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "addresses", a->addresses, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "enrolled_at", a->enrolled_at);
+	rc = rc ? rc : yw_http_kv_int(b, "last_seen", a->last_seen);
+	rc = rc ? rc : yw_http_kv_int(b, "revoked_at", a->revoked_at);
+	rc = rc ? rc : yw_http_kv_int(b, "online", a->online);
+	rc = rc ? rc : yw_http_kv_int(b, "last_seq", (long long)a->last_seq);
+	rc = rc ? rc : yw_http_kv_int(b, "events_received", (long long)a->events_received);
+	rc = rc ? rc : yw_http_kv_int(b, "events_lost", (long long)a->events_lost);
 	return rc ? rc : yw_strbuf_putc(b, '}');
 }
 
@@ -142,29 +106,29 @@ static int alert_row(void *ud, const struct yw_store_alert_row *a)
 	l->scanned++;
 	if (l->status && strcmp(l->status, a->status ? a->status : ""))
 		return 0;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc : yw_strbuf_printf(b, "{\"id\":%lld", (long long)a->id);
-	rc = rc ? rc : kv_str(b, "agent_id", a->agent_id, 0);
-	rc = rc ? rc : kv_str(b, "agent_name", a->agent_name, 0);
-	rc = rc ? rc : kv_int(b, "seq", (long long)a->seq);
-	rc = rc ? rc : kv_str(b, "rule_id", a->rule_id, 0);
-	rc = rc ? rc : kv_str(b, "title", a->title, 0);
-	rc = rc ? rc : kv_str(b, "level", yw_level_name(a->level), 0);
+	rc = rc ? rc : yw_http_kv_str(b, "agent_id", a->agent_id, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "agent_name", a->agent_name, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "seq", (long long)a->seq);
+	rc = rc ? rc : yw_http_kv_str(b, "rule_id", a->rule_id, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "title", a->title, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "level", yw_level_name(a->level), 0);
 	/* tags and event are JSON written by the server itself. */
 	rc = rc ? rc : yw_strbuf_printf(b, ",\"tags\":%s", a->tags && *a->tags ? a->tags : "[]");
-	rc = rc ? rc : kv_int(b, "event_ts", a->event_ts);
-	rc = rc ? rc : kv_int(b, "created_at", a->created_at);
-	rc = rc ? rc : kv_str(b, "status", a->status, 0);
-	rc = rc ? rc : kv_int(b, "count", (long long)a->count);
-	rc = rc ? rc : kv_int(b, "first_seen", a->first_seen);
-	rc = rc ? rc : kv_int(b, "last_seen", a->last_seen);
-	rc = rc ? rc : kv_str(b, "dedup_key", a->dedup_key, 0);
-	rc = rc ? rc : kv_str(b, "ack_by", a->ack_by, 0);
-	rc = rc ? rc : kv_int(b, "ack_at", a->ack_at);
-	rc = rc ? rc : kv_str(b, "ack_comment", a->ack_comment, 0);
-	rc = rc ? rc : kv_str(b, "closed_by", a->closed_by, 0);
-	rc = rc ? rc : kv_int(b, "closed_at", a->closed_at);
-	rc = rc ? rc : kv_str(b, "closed_comment", a->closed_comment, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "event_ts", a->event_ts);
+	rc = rc ? rc : yw_http_kv_int(b, "created_at", a->created_at);
+	rc = rc ? rc : yw_http_kv_str(b, "status", a->status, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "count", (long long)a->count);
+	rc = rc ? rc : yw_http_kv_int(b, "first_seen", a->first_seen);
+	rc = rc ? rc : yw_http_kv_int(b, "last_seen", a->last_seen);
+	rc = rc ? rc : yw_http_kv_str(b, "dedup_key", a->dedup_key, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "ack_by", a->ack_by, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "ack_at", a->ack_at);
+	rc = rc ? rc : yw_http_kv_str(b, "ack_comment", a->ack_comment, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "closed_by", a->closed_by, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "closed_at", a->closed_at);
+	rc = rc ? rc : yw_http_kv_str(b, "closed_comment", a->closed_comment, 0);
 	rc = rc ? rc : yw_strbuf_puts(b, ",\"solution\":");
 	rc = rc ? rc : yw_server_solution_json(l->s, a->rule_id, b);
 	rc = rc ? rc
@@ -178,16 +142,16 @@ static int incident_row(void *ud, const struct yw_store_incident *i)
 	if (l->n >= l->max)
 		return 1; /* the page is full: stops the store's iteration */
 	struct yw_strbuf *b = l->b;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc : yw_strbuf_printf(b, "{\"id\":%lld", (long long)i->id);
-	rc = rc ? rc : kv_str(b, "kind", i->kind, 0);
-	rc = rc ? rc : kv_str(b, "key", i->key, 0);
-	rc = rc ? rc : kv_int(b, "opened_at", i->opened_at);
-	rc = rc ? rc : kv_int(b, "updated_at", i->updated_at);
-	rc = rc ? rc : kv_int(b, "closed_at", i->closed_at);
-	rc = rc ? rc : kv_int(b, "alert_count", (long long)i->alert_count);
-	rc = rc ? rc : kv_int(b, "agents", (long long)i->agents);
-	rc = rc ? rc : kv_str(b, "max_level", yw_level_name(i->max_level), 0);
+	rc = rc ? rc : yw_http_kv_str(b, "kind", i->kind, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "key", i->key, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "opened_at", i->opened_at);
+	rc = rc ? rc : yw_http_kv_int(b, "updated_at", i->updated_at);
+	rc = rc ? rc : yw_http_kv_int(b, "closed_at", i->closed_at);
+	rc = rc ? rc : yw_http_kv_int(b, "alert_count", (long long)i->alert_count);
+	rc = rc ? rc : yw_http_kv_int(b, "agents", (long long)i->agents);
+	rc = rc ? rc : yw_http_kv_str(b, "max_level", yw_level_name(i->max_level), 0);
 	return rc ? rc : yw_strbuf_putc(b, '}');
 }
 
@@ -195,10 +159,10 @@ static int risk_row(void *ud, const struct yw_store_risk_row *r)
 {
 	struct list *l = ud;
 	struct yw_strbuf *b = l->b;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc : yw_strbuf_putc(b, '{');
-	rc = rc ? rc : kv_str(b, "agent_id", r->agent_id, 1);
-	rc = rc ? rc : kv_str(b, "agent_name", r->agent_name, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "agent_id", r->agent_id, 1);
+	rc = rc ? rc : yw_http_kv_str(b, "agent_name", r->agent_name, 0);
 	rc = rc ? rc
 	        : yw_strbuf_printf(b,
 	                           ",\"score\":%.1f,\"alert_points\":%.2f,\"sca_points\":%.2f,"
@@ -220,14 +184,14 @@ static int audit_row(void *ud, const struct yw_auth_audit_row *a)
 {
 	struct list *l = ud;
 	struct yw_strbuf *b = l->b;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc
 	        : yw_strbuf_printf(b, "{\"id\":%lld,\"ts\":%lld", (long long)a->id,
 	                           (long long)a->ts);
-	rc = rc ? rc : kv_str(b, "user", a->user, 0);
-	rc = rc ? rc : kv_str(b, "address", a->address, 0);
-	rc = rc ? rc : kv_str(b, "method", a->method, 0);
-	rc = rc ? rc : kv_str(b, "path", a->path, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "user", a->user, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "address", a->address, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "method", a->method, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "path", a->path, 0);
 	return rc ? rc : yw_strbuf_printf(b, ",\"status\":%d}", a->status);
 }
 
@@ -235,11 +199,11 @@ static int inventory_row(void *ud, const struct yw_store_inventory_row *i)
 {
 	struct list *l = ud;
 	struct yw_strbuf *b = l->b;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc : yw_strbuf_putc(b, '{');
-	rc = rc ? rc : kv_str(b, "dataset", i->dataset, 1);
-	rc = rc ? rc : kv_str(b, "key", i->key, 0);
-	rc = rc ? rc : kv_int(b, "updated_at", i->updated_at);
+	rc = rc ? rc : yw_http_kv_str(b, "dataset", i->dataset, 1);
+	rc = rc ? rc : yw_http_kv_str(b, "key", i->key, 0);
+	rc = rc ? rc : yw_http_kv_int(b, "updated_at", i->updated_at);
 	/* data is the item's event as the server itself stored it: JSON already. */
 	return rc ? rc
 	          : yw_strbuf_printf(b, ",\"data\":%s}", i->data && *i->data ? i->data : "null");
@@ -250,13 +214,13 @@ static int inventory_change_row(void *ud, const struct yw_store_inventory_change
 	struct list *l = ud;
 	struct yw_strbuf *b = l->b;
 	l->last_id = ch->id;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc
 	        : yw_strbuf_printf(b, "{\"id\":%lld,\"ts\":%lld", (long long)ch->id,
 	                           (long long)ch->ts);
-	rc = rc ? rc : kv_str(b, "dataset", ch->dataset, 0);
-	rc = rc ? rc : kv_str(b, "key", ch->key, 0);
-	rc = rc ? rc : kv_str(b, "action", ch->action, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "dataset", ch->dataset, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "key", ch->key, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "action", ch->action, 0);
 	return rc ? rc
 	          : yw_strbuf_printf(b, ",\"data\":%s}", ch->data && *ch->data ? ch->data : "null");
 }
@@ -264,7 +228,7 @@ static int inventory_change_row(void *ud, const struct yw_store_inventory_change
 static int risk_point_row(void *ud, const struct yw_store_risk_point *p)
 {
 	struct list *l = ud;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	return rc ? rc
 	          : yw_strbuf_printf(l->b, "{\"ts\":%lld,\"score\":%.1f}", (long long)p->ts,
 	                             p->score);
@@ -283,23 +247,23 @@ static int json_str_list(struct yw_strbuf *b, const char *const *v, size_t n)
 static int rule_row(struct list *l, const struct yw_rule_info *ri)
 {
 	struct yw_strbuf *b = l->b;
-	int rc = sep(l);
+	int rc = yw_http_sep(l);
 	rc = rc ? rc : yw_strbuf_putc(b, '{');
-	rc = rc ? rc : kv_str(b, "id", ri->id, 1);
-	rc = rc ? rc : kv_str(b, "title", ri->title, 0);
-	rc = rc ? rc : kv_str(b, "level", ri->level, 0);
-	rc = rc ? rc : kv_str(b, "status", ri->status, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "id", ri->id, 1);
+	rc = rc ? rc : yw_http_kv_str(b, "title", ri->title, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "level", ri->level, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "status", ri->status, 0);
 	rc = rc ? rc : yw_strbuf_puts(b, ",\"tags\":");
 	rc = rc ? rc : json_str_list(b, ri->tags, ri->ntags);
-	rc = rc ? rc : kv_str(b, "product", ri->product, 0);
-	rc = rc ? rc : kv_str(b, "service", ri->service, 0);
-	rc = rc ? rc : kv_str(b, "category", ri->category, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "product", ri->product, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "service", ri->service, 0);
+	rc = rc ? rc : yw_http_kv_str(b, "category", ri->category, 0);
 	return rc ? rc : yw_strbuf_putc(b, '}');
 }
 
 /* ---- handlers ---- */
 
-static int store_status(int rc)
+int yw_http_store_status(int rc)
 {
 	switch (rc) {
 	case YW_ENOENT:
@@ -315,7 +279,7 @@ static int store_status(int rc)
 }
 
 /* Wraps the items the callback wrote: {"items":[...]} */
-static int list_open(struct resp *r)
+int yw_http_list_open(struct resp *r)
 {
 	return yw_strbuf_puts(&r->b, "{\"items\":[");
 }
@@ -323,25 +287,26 @@ static int list_open(struct resp *r)
 static int get_agents(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	struct list l = {.b = &r->b};
-	int rc = list_open(r);
+	int rc = yw_http_list_open(r);
 	rc = rc ? rc : yw_store_agent_list(h->s->store, agent_row, &l);
 	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
-	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+	return rc ? yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc)) : 0;
 }
 
 static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	struct yw_store_alert_query q = {0};
 	long long since = 0, after = 0, limit = 100, newest = 0;
-	if (q_int(c, "since", 0, INT64_MAX, &since) < 0 ||
-	    q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
-	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0 ||
-	    q_int(c, "newest", 0, 1, &newest) < 0)
-		return set_error(r, MHD_HTTP_BAD_REQUEST,
-		                 "since, after_id: integers >= 0; limit: 1..1000; newest: 0 or 1");
-	const char *level = q_str(c, "level"), *status = q_str(c, "status");
+	if (yw_http_q_int(c, "since", 0, INT64_MAX, &since) < 0 ||
+	    yw_http_q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
+	    yw_http_q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0 ||
+	    yw_http_q_int(c, "newest", 0, 1, &newest) < 0)
+		return yw_http_error(
+		    r, MHD_HTTP_BAD_REQUEST,
+		    "since, after_id: integers >= 0; limit: 1..1000; newest: 0 or 1");
+	const char *level = yw_http_q_str(c, "level"), *status = yw_http_q_str(c, "status");
 	if (level && (q.min_level = yw_level_parse(level)) < 0)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "unknown level");
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "unknown level");
 	struct list l = {.s = h->s, .b = &r->b};
 	if (status && !strcmp(status, "open")) {
 		q.open = 1;
@@ -352,17 +317,17 @@ static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *
 			if (!strcmp(status, st[i]))
 				l.status = st[i];
 		if (!l.status)
-			return set_error(r, MHD_HTTP_BAD_REQUEST, "unknown status");
+			return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "unknown status");
 	}
 	q.since = since;
 	q.after_id = after;
 	q.limit = (size_t)limit;
 	q.newest = (int)newest;
-	q.agent_id = q_str(c, "agent");
-	int rc = list_open(r);
+	q.agent_id = yw_http_q_str(c, "agent");
+	int rc = yw_http_list_open(r);
 	rc = rc ? rc : yw_store_alerts(h->s->store, &q, alert_row, &l);
 	if (rc)
-		return set_error(r, store_status(rc), yw_store_strerror(rc));
+		return yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc));
 	/* A full page means there may be more: the next starts after the last id scanned (with
 	 * a status filter a page can hold fewer than limit rows). */
 	if (!newest && l.scanned == (size_t)limit)
@@ -373,26 +338,28 @@ static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *
 static int get_incidents(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	long long open = 0, limit = YW_HTTP_MAX_PAGE;
-	if (q_int(c, "open", 0, 1, &open) < 0 || q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "open: 0 or 1; limit: 1..1000");
+	if (yw_http_q_int(c, "open", 0, 1, &open) < 0 ||
+	    yw_http_q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "open: 0 or 1; limit: 1..1000");
 	struct list l = {.b = &r->b, .max = (size_t)limit};
-	int rc = list_open(r);
+	int rc = yw_http_list_open(r);
 	rc = rc ? rc : yw_store_incidents(h->s->store, (int)open, incident_row, &l);
 	if (rc == 1)
 		rc = 0;
 	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
-	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+	return rc ? yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc)) : 0;
 }
 
 static int get_risk(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	struct list l = {.b = &r->b};
 	double fleet = 0;
-	int rc = list_open(r);
+	int rc = yw_http_list_open(r);
 	rc = rc ? rc
-	        : yw_store_risk(h->s->store, yw_wall_ns(), q_str(c, "agent"), risk_row, &l, &fleet);
+	        : yw_store_risk(h->s->store, yw_wall_ns(), yw_http_q_str(c, "agent"), risk_row, &l,
+	                        &fleet);
 	rc = rc ? rc : yw_strbuf_printf(&r->b, "],\"fleet\":%.1f}", fleet);
-	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+	return rc ? yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc)) : 0;
 }
 
 static int get_stats(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
@@ -400,7 +367,7 @@ static int get_stats(struct yw_http *h, struct MHD_Connection *c, struct resp *r
 	struct yw_store_stats st;
 	int rc = yw_store_stats(h->s->store, &st);
 	if (rc)
-		return set_error(r, store_status(rc), yw_store_strerror(rc));
+		return yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc));
 	rc = yw_strbuf_printf(&r->b,
 	                      "{\"agents\":%llu,\"agents_online\":%llu,\"events\":%llu,"
 	                      "\"alerts\":%llu,\"alerts_by_level\":{",
@@ -415,14 +382,15 @@ static int get_stats(struct yw_http *h, struct MHD_Connection *c, struct resp *r
 static int get_audit(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	long long after = 0, limit = 100;
-	if (q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
-	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "after_id: integer >= 0; limit: 1..1000");
+	if (yw_http_q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
+	    yw_http_q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST,
+		                     "after_id: integer >= 0; limit: 1..1000");
 	struct list l = {.b = &r->b};
-	int rc = list_open(r);
+	int rc = yw_http_list_open(r);
 	rc = rc ? rc : yw_auth_audit_list(h->auth, after, (int)limit, audit_row, &l);
 	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
-	return rc ? set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc)) : 0;
+	return rc ? yw_http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc)) : 0;
 }
 
 /* 404 unless the agent is known: the inventory and risk tables have no rows for a stranger,
@@ -437,28 +405,30 @@ static int get_inventory(struct yw_http *h, struct MHD_Connection *c, const char
 {
 	struct list l = {.b = &r->b};
 	int rc = yw_store_agent_get(h->s->store, agent, noop_agent, NULL);
-	rc = rc ? rc : list_open(r);
+	rc = rc ? rc : yw_http_list_open(r);
 	rc = rc ? rc
-	        : yw_store_inventory(h->s->store, agent, q_str(c, "dataset"), inventory_row, &l);
+	        : yw_store_inventory(h->s->store, agent, yw_http_q_str(c, "dataset"), inventory_row,
+	                             &l);
 	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
-	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+	return rc ? yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc)) : 0;
 }
 
 static int get_inventory_history(struct yw_http *h, struct MHD_Connection *c, const char *agent,
                                  struct resp *r)
 {
 	long long after = 0, limit = 100;
-	if (q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
-	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "after_id: integer >= 0; limit: 1..1000");
+	if (yw_http_q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
+	    yw_http_q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST,
+		                     "after_id: integer >= 0; limit: 1..1000");
 	struct list l = {.b = &r->b};
 	int rc = yw_store_agent_get(h->s->store, agent, noop_agent, NULL);
-	rc = rc ? rc : list_open(r);
+	rc = rc ? rc : yw_http_list_open(r);
 	rc = rc ? rc
 	        : yw_store_inventory_history(h->s->store, agent, after, (size_t)limit,
 	                                     inventory_change_row, &l);
 	if (rc)
-		return set_error(r, store_status(rc), yw_store_strerror(rc));
+		return yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc));
 	if (l.n == (size_t)limit)
 		return yw_strbuf_printf(&r->b, "],\"next_after_id\":%lld}", (long long)l.last_id);
 	return yw_strbuf_puts(&r->b, "],\"next_after_id\":null}");
@@ -467,9 +437,9 @@ static int get_inventory_history(struct yw_http *h, struct MHD_Connection *c, co
 static int get_risk_history(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	long long since = 0;
-	if (q_int(c, "since", 0, INT64_MAX, &since) < 0)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "since: integer >= 0");
-	const char *scope = q_str(c, "scope");
+	if (yw_http_q_int(c, "since", 0, INT64_MAX, &since) < 0)
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "since: integer >= 0");
+	const char *scope = yw_http_q_str(c, "scope");
 	if (!scope)
 		scope = "fleet";
 	int rc = 0;
@@ -481,7 +451,7 @@ static int get_risk_history(struct yw_http *h, struct MHD_Connection *c, struct 
 	rc = rc ? rc : yw_strbuf_puts(&r->b, ",\"items\":[");
 	rc = rc ? rc : yw_store_risk_history(h->s->store, scope, since, risk_point_row, &l);
 	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
-	return rc ? set_error(r, store_status(rc), yw_store_strerror(rc)) : 0;
+	return rc ? yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc)) : 0;
 }
 
 static int get_solution(struct yw_http *h, const char *rule_id, struct resp *r)
@@ -490,20 +460,21 @@ static int get_solution(struct yw_http *h, const char *rule_id, struct resp *r)
 	if (rc)
 		return rc;
 	if (r->b.len == 4 && !memcmp(r->b.data, "null", 4))
-		return set_error(r, MHD_HTTP_NOT_FOUND, "no solution library on this server");
+		return yw_http_error(r, MHD_HTTP_NOT_FOUND, "no solution library on this server");
 	return 0;
 }
 
 static int get_rules(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	long long offset = 0, limit = 100;
-	if (q_int(c, "offset", 0, INT64_MAX, &offset) < 0 ||
-	    q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "offset: integer >= 0; limit: 1..1000");
+	if (yw_http_q_int(c, "offset", 0, INT64_MAX, &offset) < 0 ||
+	    yw_http_q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0)
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST,
+		                     "offset: integer >= 0; limit: 1..1000");
 	/* The ruleset is loaded before the API starts and never changes while it runs. */
 	size_t n = yw_ruleset_count(h->s->rules), i = (size_t)offset;
 	struct list l = {.b = &r->b};
-	int rc = list_open(r);
+	int rc = yw_http_list_open(r);
 	for (; rc == 0 && i < n && l.n < (size_t)limit; i++)
 		rc = rule_row(&l, yw_ruleset_rule(h->s->rules, i));
 	if (rc)
@@ -513,7 +484,7 @@ static int get_rules(struct yw_http *h, struct MHD_Connection *c, struct resp *r
 	return yw_strbuf_printf(&r->b, "],\"total\":%zu,\"next_offset\":null}", n);
 }
 
-static json_t *body_object(struct req *q)
+json_t *yw_http_body_object(struct req *q)
 {
 	json_error_t err;
 	json_t *j =
@@ -525,7 +496,7 @@ static json_t *body_object(struct req *q)
 	return j;
 }
 
-static const char *j_str(json_t *o, const char *k)
+const char *yw_http_j_str(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
 }
@@ -540,25 +511,25 @@ static int post_alert_status(struct yw_http *h, const struct who *w, int64_t id,
 	           {"resolved", "resolve"},
 	           {"false_positive", "false_positive"},
 	           {"new", "reopen"}};
-	json_t *j = body_object(q);
+	json_t *j = yw_http_body_object(q);
 	if (!j)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
-	const char *status = j_str(j, "status"), *comment = j_str(j, "comment");
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+	const char *status = yw_http_j_str(j, "status"), *comment = yw_http_j_str(j, "comment");
 	int action = YW_EINVAL;
 	for (size_t i = 0; status && i < sizeof(map) / sizeof(map[0]); i++)
 		if (!strcmp(status, map[i].status))
 			action = yw_alert_action_parse(map[i].action);
 	int rc;
 	if (action < 0) {
-		rc = set_error(r, MHD_HTTP_BAD_REQUEST,
-		               "status: acknowledged, resolved, false_positive or new");
+		rc = yw_http_error(r, MHD_HTTP_BAD_REQUEST,
+		                   "status: acknowledged, resolved, false_positive or new");
 	} else if (json_object_get(j, "comment") && !comment) {
-		rc = set_error(r, MHD_HTTP_BAD_REQUEST, "comment must be a string");
+		rc = yw_http_error(r, MHD_HTTP_BAD_REQUEST, "comment must be a string");
 	} else {
 		struct yw_store_alert_change ch = {id, action, w->user, comment, 0};
 		rc = yw_store_alert_change(h->s->store, &ch);
 		if (rc)
-			rc = set_error(r, store_status(rc), yw_store_strerror(rc));
+			rc = yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc));
 		else
 			rc = yw_strbuf_printf(&r->b, "{\"id\":%lld,\"status\":\"%s\"}",
 			                      (long long)id, status);
@@ -574,23 +545,23 @@ static int post_login(struct yw_http *h, const char *addr, struct req *q, struct
 	int retry = 0;
 	if (yw_auth_limit_check(h->auth, addr, now, &retry)) {
 		r->retry_after = retry;
-		return set_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
-		                 "too many failed logins from this address");
+		return yw_http_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+		                     "too many failed logins from this address");
 	}
-	json_t *j = body_object(q);
+	json_t *j = yw_http_body_object(q);
 	if (!j)
-		return set_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
-	const char *name = j_str(j, "user"), *pw = j_str(j, "password");
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+	const char *name = yw_http_j_str(j, "user"), *pw = yw_http_j_str(j, "password");
 	snprintf(user, usersz, "%s", name ? name : "");
 	char tok[YW_AUTH_TOKEN_TEXT];
 	int role = 0, rc;
 	int64_t ttl = h->s->cfg.http_session_ttl_ms * 1000000LL;
 	if (!name || !pw) {
-		rc = set_error(r, MHD_HTTP_BAD_REQUEST, "user and password are required");
+		rc = yw_http_error(r, MHD_HTTP_BAD_REQUEST, "user and password are required");
 	} else if ((rc = yw_auth_login(h->auth, name, pw, now, ttl, tok, sizeof(tok), &role))) {
 		if (rc == YW_EAUTH)
 			yw_auth_limit_fail(h->auth, addr, now);
-		rc = set_error(
+		rc = yw_http_error(
 		    r, rc == YW_EAUTH ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    rc == YW_EAUTH ? "wrong user or password" : yw_strerror(rc));
 	} else {
@@ -666,6 +637,9 @@ static int inventory_path(const char *p, char *id, size_t idsz)
 	return hist;
 }
 
+/* Endpoint families in their own files (http_int.h). */
+static const yw_http_router routers[] = {};
+
 /* Routes one request; *user gets who made it (for the audit log). */
 static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, const char *method,
                  const char *addr, struct req *q, struct resp *r, char *user, size_t usersz)
@@ -674,36 +648,36 @@ static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, c
 	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	int post = !strcmp(method, "POST");
 	if (strncmp(url, pfx, sizeof(pfx) - 1))
-		return set_error(r, MHD_HTTP_NOT_FOUND, "not found");
+		return yw_http_error(r, MHD_HTTP_NOT_FOUND, "not found");
 	const char *p = url + sizeof(pfx) - 1;
 	if (!strcmp(p, "/openapi.json")) {
 		if (!get)
-			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return yw_http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		return yw_strbuf_append(&r->b, yw_embedded_openapi, yw_embedded_openapi_len);
 	}
 	if (!strcmp(p, "/login")) {
 		if (!post)
-			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return yw_http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		return post_login(h, addr, q, r, user, usersz);
 	}
 	struct who w;
 	const char *tok = bearer(c);
 	if (!tok || yw_auth_check(h->auth, tok, yw_wall_ns(), w.user, sizeof(w.user), &w.role)) {
 		r->status = MHD_HTTP_UNAUTHORIZED;
-		return set_error(r, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
+		return yw_http_error(r, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
 	}
 	snprintf(user, usersz, "%s", w.user);
 	if (!strcmp(p, "/me")) {
 		if (!get)
-			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return yw_http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		int rc = yw_strbuf_putc(&r->b, '{');
-		rc = rc ? rc : kv_str(&r->b, "user", w.user, 1);
-		rc = rc ? rc : kv_str(&r->b, "role", yw_auth_role_name(w.role), 0);
+		rc = rc ? rc : yw_http_kv_str(&r->b, "user", w.user, 1);
+		rc = rc ? rc : yw_http_kv_str(&r->b, "role", yw_auth_role_name(w.role), 0);
 		return rc ? rc : yw_strbuf_putc(&r->b, '}');
 	}
 	if (!strcmp(p, "/logout")) {
 		if (!post)
-			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return yw_http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		yw_auth_revoke(h->auth, tok);
 		return yw_strbuf_puts(&r->b, "{\"ok\":true}");
 	}
@@ -711,9 +685,10 @@ static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, c
 		if (strcmp(p, gets[i].path))
 			continue;
 		if (!get)
-			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return yw_http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		if (w.role < gets[i].role)
-			return set_error(r, MHD_HTTP_FORBIDDEN, "your role does not allow this");
+			return yw_http_error(r, MHD_HTTP_FORBIDDEN,
+			                     "your role does not allow this");
 		return gets[i].fn(h, c, r);
 	}
 	char agent[YW_MAX_AGENT_ID + 1];
@@ -723,9 +698,10 @@ static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, c
 		rule_id = NULL;
 	if (inv >= 0 || rule_id) {
 		if (!get)
-			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return yw_http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		if (w.role < YW_ROLE_VIEWER)
-			return set_error(r, MHD_HTTP_FORBIDDEN, "your role does not allow this");
+			return yw_http_error(r, MHD_HTTP_FORBIDDEN,
+			                     "your role does not allow this");
 		if (rule_id)
 			return get_solution(h, rule_id, r);
 		return inv ? get_inventory_history(h, c, agent, r) : get_inventory(h, c, agent, r);
@@ -733,12 +709,18 @@ static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, c
 	int64_t id = alert_status_path(p);
 	if (id) {
 		if (!post)
-			return set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return yw_http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		if (w.role < YW_ROLE_ANALYST)
-			return set_error(r, MHD_HTTP_FORBIDDEN, "your role does not allow this");
+			return yw_http_error(r, MHD_HTTP_FORBIDDEN,
+			                     "your role does not allow this");
 		return post_alert_status(h, &w, id, q, r);
 	}
-	return set_error(r, MHD_HTTP_NOT_FOUND, "not found");
+	for (size_t i = 0; routers[i]; i++) {
+		int rc = routers[i](h, c, p, method, &w, q, r);
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
+	return yw_http_error(r, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 static void client_address(struct MHD_Connection *c, char *out, size_t n)
@@ -759,7 +741,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *r)
 	    r->b.len, r->b.data ? r->b.data : "", MHD_RESPMEM_MUST_COPY);
 	if (!m)
 		return MHD_NO;
-	MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        r->content_type ? r->content_type
+	                                        : "application/json; charset=utf-8");
 	MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(m, "X-Frame-Options", "DENY");
@@ -805,11 +789,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	yw_strbuf_init(&r.b, 0);
 	int rc = 0;
 	if (q->too_big)
-		rc = set_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+		rc = yw_http_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
 	else
 		rc = route(h, c, url, method, addr, q, &r, user, sizeof(user));
 	if (rc)
-		set_error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc));
+		yw_http_error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc));
 	/* Every request that may change something is recorded, refused ones included. */
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		int arc = yw_auth_audit(h->auth, yw_wall_ns(), user, addr, method, url, r.status);
