@@ -640,6 +640,12 @@ static int inventory_path(const char *p, char *id, size_t idsz)
 /* Endpoint families in their own files (http_int.h). */
 static const yw_http_router routers[] = {};
 
+/* Paths outside /api/v1 (the pages, /metrics): called with the whole path and w NULL, before
+ * any authentication; each checks what it needs itself. */
+static const yw_http_router outside[] = {
+    NULL,
+};
+
 /* Routes one request; *user gets who made it (for the audit log). */
 static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, const char *method,
                  const char *addr, struct req *q, struct resp *r, char *user, size_t usersz)
@@ -647,8 +653,14 @@ static int route(struct yw_http *h, struct MHD_Connection *c, const char *url, c
 	static const char pfx[] = "/api/v1";
 	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	int post = !strcmp(method, "POST");
-	if (strncmp(url, pfx, sizeof(pfx) - 1))
+	if (strncmp(url, pfx, sizeof(pfx) - 1)) {
+		for (size_t i = 0; outside[i]; i++) {
+			int rc = outside[i](h, c, url, method, NULL, q, r);
+			if (rc)
+				return rc < 0 ? rc : 0;
+		}
 		return yw_http_error(r, MHD_HTTP_NOT_FOUND, "not found");
+	}
 	const char *p = url + sizeof(pfx) - 1;
 	if (!strcmp(p, "/openapi.json")) {
 		if (!get)
