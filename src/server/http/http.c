@@ -101,13 +101,17 @@ static int agent_row(void *ud, const struct yw_store_agent *a)
 static int alert_row(void *ud, const struct yw_store_alert_row *a)
 {
 	struct list *l = ud;
-	struct yw_strbuf *b = l->b;
 	l->last_id = a->id;
 	l->scanned++;
 	if (l->status && strcmp(l->status, a->status ? a->status : ""))
 		return 0;
 	int rc = yw_http_sep(l);
-	rc = rc ? rc : yw_strbuf_printf(b, "{\"id\":%lld", (long long)a->id);
+	return rc ? rc : yw_http_alert_json(l->s, l->b, a);
+}
+
+int yw_http_alert_json(struct yw_server *s, struct yw_strbuf *b, const struct yw_store_alert_row *a)
+{
+	int rc = yw_strbuf_printf(b, "{\"id\":%lld", (long long)a->id);
 	rc = rc ? rc : yw_http_kv_str(b, "agent_id", a->agent_id, 0);
 	rc = rc ? rc : yw_http_kv_str(b, "agent_name", a->agent_name, 0);
 	rc = rc ? rc : yw_http_kv_int(b, "seq", (long long)a->seq);
@@ -130,7 +134,7 @@ static int alert_row(void *ud, const struct yw_store_alert_row *a)
 	rc = rc ? rc : yw_http_kv_int(b, "closed_at", a->closed_at);
 	rc = rc ? rc : yw_http_kv_str(b, "closed_comment", a->closed_comment, 0);
 	rc = rc ? rc : yw_strbuf_puts(b, ",\"solution\":");
-	rc = rc ? rc : yw_server_solution_json(l->s, a->rule_id, b);
+	rc = rc ? rc : yw_server_solution_json(s, a->rule_id, b);
 	rc = rc ? rc
 	        : yw_strbuf_printf(b, ",\"event\":%s}", a->event && *a->event ? a->event : "null");
 	return rc;

@@ -76,6 +76,11 @@ json_t *yw_http_body_object(struct req *q);
 /* o[k] when a string, else NULL. */
 const char *yw_http_j_str(json_t *o, const char *k);
 
+struct yw_store_alert_row;
+/* An alert as the API shows it (docs/api.md): its fields, its solution, its evidence. */
+int yw_http_alert_json(struct yw_server *s, struct yw_strbuf *b,
+                       const struct yw_store_alert_row *a);
+
 /* An endpoint family in its own file. Called for every authenticated request whose path
  * (after /api/v1) none of http.c's own routes took, in the order of http.c's table. Returns 1
  * when it answered (r filled, errors included), 0 when the path is not its own, or a
