@@ -31,6 +31,7 @@
 #include "agent.h"
 #include "collectors/procfs.h"
 #include "yiwang/error.h"
+#include "yiwang/fsutil.h"
 #include "yiwang/log.h"
 #include "yiwang/loop.h"
 #include "yiwang/respond.h"
@@ -757,19 +758,7 @@ static bool protected_file(struct cmd *c, const char *path, const struct stat *s
 
 static int write_sidecar(const char *path, const char *json)
 {
-	char tmp[PATH_MAX + 128];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return YW_EIO;
-	size_t len = strlen(json);
-	int rc = write(fd, json, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : YW_EIO;
-	close(fd);
-	if (!rc && rename(tmp, path) != 0)
-		rc = YW_EIO;
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return yw_write_file_atomic(path, json, strlen(json), 0600);
 }
 
 static int do_quarantine(struct cmd *c)

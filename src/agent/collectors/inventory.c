@@ -22,6 +22,7 @@
 #include "yw_limits.h"
 #include "yiwang/collector.h"
 #include "yiwang/error.h"
+#include "yiwang/fsutil.h"
 #include "yiwang/sca.h"
 #include "yiwang/strbuf.h"
 
@@ -1025,25 +1026,17 @@ static int inv_commit(void *state)
 	struct inv_col *c = state;
 	if (!c->state_path || !c->dirty)
 		return 0;
-	char tmp[4200];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->state_path) >= (int)sizeof(tmp))
-		return YW_ELIMIT;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return YW_EIO;
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		return YW_EIO;
-	}
-	fputs(STATE_HEADER, f);
-	for (size_t i = 0; i < c->prev.n; i++)
-		fprintf(f, "%d\t%s\t%016llx\t%s\n", c->prev.v[i].cat, c->prev.v[i].key,
-		        (unsigned long long)c->prev.v[i].sig, c->prev.v[i].json);
-	bool ok = fflush(f) == 0 && fsync(fd) == 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, c->state_path) != 0)
-		return YW_EIO;
+	struct yw_strbuf b;
+	yw_strbuf_init(&b, 0);
+	int rc = yw_strbuf_puts(&b, STATE_HEADER);
+	for (size_t i = 0; !rc && i < c->prev.n; i++)
+		rc = yw_strbuf_printf(&b, "%d\t%s\t%016llx\t%s\n", c->prev.v[i].cat,
+		                      c->prev.v[i].key, (unsigned long long)c->prev.v[i].sig,
+		                      c->prev.v[i].json);
+	rc = rc ? rc : yw_write_file_atomic(c->state_path, b.data, b.len, 0600);
+	yw_strbuf_free(&b);
+	if (rc)
+		return rc;
 	c->dirty = false;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "yw_limits.h"
 #include "yiwang/collector.h"
 #include "yiwang/error.h"
+#include "yiwang/fsutil.h"
 #include "yiwang/log.h"
 #include "yiwang/sca.h"
 #include "yiwang/strbuf.h"
@@ -254,19 +255,8 @@ static int sca_commit(void *state)
 				rc = yw_strbuf_printf(&b, "%s\t%s\t%d\n", s->pols[i].p->id,
 				                      s->pols[i].p->checks[j].id,
 				                      s->pols[i].result[j]);
-	char tmp[4200];
-	if (!rc && snprintf(tmp, sizeof(tmp), "%s.tmp", s->state_path) >= (int)sizeof(tmp))
-		rc = YW_ELIMIT;
-	if (!rc) {
-		rc = YW_EIO;
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			bool ok = write(fd, b.data, b.len) == (ssize_t)b.len && fsync(fd) == 0;
-			close(fd);
-			if (ok && rename(tmp, s->state_path) == 0)
-				rc = 0;
-		}
-	}
+	if (!rc)
+		rc = yw_write_file_atomic(s->state_path, b.data, b.len, 0600);
 	yw_strbuf_free(&b);
 	if (!rc)
 		s->dirty = false;
