@@ -7,15 +7,24 @@ pkgs=(
   libssl-dev libzstd-dev libsqlite3-dev libvectorscan-dev libcurl4-openssl-dev libmicrohttpd-dev
   libsystemd-dev libcmocka-dev clang libclang-rt-14-dev
   python3 sqlite3 iproute2 nftables openssl bc procps curl systemd-journal-remote
+  nodejs npm chromium fonts-wqy-microhei
 )
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The web pages' packages (ECharts, embedded at build time; playwright-core for the browser
+# tests), exactly as web/package-lock.json pins them.
+web=$(dirname "$0")/../web
+if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules" ]; then
+  npm ci --prefix "$web" --no-audit --no-fund
+  touch "$web/node_modules"
+fi

@@ -14,6 +14,8 @@
 
 #include "yiwang/record.h"
 
+struct yw_whodata;
+
 /* A sink's "no room now" answer (equal to YW_SPOOL_FULL): the record was not taken. The
  * collector stops this poll and offers the same data again next poll: no loss, no duplicate. */
 #define YW_SINK_FULL 1
@@ -39,6 +41,9 @@ struct yw_collector_env {
 	int (*cursor)(void *ud, const char *source, size_t source_len, const void **cursor,
 	              size_t *cursor_len, uint64_t *seq);
 	void *cursor_ud;
+	/* FIM who-data cache (src/agent/whodata.h) shared by the file collector (feeds it audit
+	 * log lines) and the FIM collector (reads it); NULL = none. Borrowed until exit. */
+	struct yw_whodata *whodata;
 };
 
 struct yw_collector_ops {

@@ -151,6 +151,7 @@ struct yw_store_alert_query {
 	int64_t after_id;     /* id > after_id: poll with the last id seen (--follow) */
 	size_t limit;         /* at most this many rows; 0 = YW_STORE_DEFAULT_LIMIT */
 	int newest;           /* the newest `limit` matches (still in id order), not the oldest */
+	int64_t before_id;    /* id < before_id (paging back from the newest); 0 = no bound */
 	int open;             /* 1: only new or acknowledged alerts */
 };
 
@@ -271,6 +272,46 @@ typedef int (*yw_store_risk_point_cb)(void *ctx, const struct yw_store_risk_poin
 
 struct yw_store_ingest_item;
 
+/* ---- detail queries of the HTTP API (src/store/sqlite_query.c) ---- */
+
+/* A stored event (a record and its decoded form). */
+struct yw_store_event_row {
+	int64_t id;
+	uint64_t seq;
+	int64_t ts; /* the record's ts_ns */
+	int kind;   /* enum yw_rec_kind */
+	const char *source;
+	const char *data; /* the raw record: data_len bytes, not NUL-terminated, maybe not UTF-8 */
+	size_t data_len;
+	const char *event; /* the decoded event JSON, NULL when none */
+};
+/* Which events of one agent yw_store_agent_events() hands out. */
+struct yw_store_event_query {
+	const char *agent_id;
+	int64_t before_id;  /* only events older (lower seq) than this event of the agent; 0 = none */
+	const char *source; /* NULL = any; else only this source (source_prefix: starting with it) */
+	int source_prefix;
+	size_t max_scan; /* rows looked at, matching or not; 0 = YW_STORE_DEFAULT_LIMIT */
+};
+typedef int (*yw_store_event_cb)(void *ctx, const struct yw_store_event_row *e);
+
+struct yw_store;
+
+/* One incident, as yw_store_incidents() lists them; YW_ENOENT if unknown. */
+int yw_store_incident_get(struct yw_store *st, int64_t id, yw_store_incident_cb cb, void *ctx);
+/* The alerts of incident id, in id order, at most limit (0 = YW_STORE_DEFAULT_LIMIT);
+ * YW_ENOENT if the incident is unknown. */
+int yw_store_incident_alerts(struct yw_store *st, int64_t id, size_t limit, yw_store_alert_cb cb,
+                             void *ctx);
+/* The events of q->agent_id newest first: by the agent's sequence number (the order it
+ * produced them), walking the (agent, seq) index down from before_id, so the cost is the rows
+ * looked at (at most max_scan), not the size of the table. *last_id (may be NULL): when the
+ * walk stopped after max_scan rows (more may follow), the id of the last row looked at,
+ * matching or not: where a next call goes on; else 0. YW_ENOENT unknown agent; YW_EINVAL
+ * before_id is not an event of this agent (or was pruned). */
+int yw_store_agent_events(struct yw_store *st, const struct yw_store_event_query *q,
+                          yw_store_event_cb cb, void *ctx, int64_t *last_id);
+
 /* An item of a terminal's current inventory (docs/inventory.md): data is its latest event. */
 struct yw_store_inventory_row {
 	const char *dataset; /* packages, users, groups, ports, interfaces, services, os, ... */
@@ -285,6 +326,68 @@ struct yw_store_inventory_change {
 };
 typedef int (*yw_store_inventory_cb)(void *ctx, const struct yw_store_inventory_row *r);
 typedef int (*yw_store_inventory_change_cb)(void *ctx, const struct yw_store_inventory_change *c);
+
+/* ---- the situation screen and rule hit counts (schema 5; docs/api.md, sqlite_situation.c) ---- */
+
+#define YW_SITUATION_GROUPS  20  /* groups shown by name; the others sum into "(other)" */
+#define YW_SITUATION_OS      20  /* operating systems shown by name; likewise */
+#define YW_SITUATION_TOP     10  /* top rules, riskiest terminals */
+#define YW_SITUATION_TACTICS 14  /* the ATT&CK Enterprise tactics */
+#define YW_SITUATION_TREND   288 /* fleet risk points over 24 h: one per 5 minutes */
+#define YW_SITUATION_DAYS    7
+#define YW_SITUATION_HOURS   24
+
+/* Strings are the struct's own (yw_store_situation_free frees them). */
+struct yw_situation_bucket {
+	int64_t t; /* start of the hour or local day, ns */
+	uint64_t n[YW_LEVEL_COUNT];
+};
+struct yw_situation_count {
+	char *name; /* group, operating system or tactic */
+	uint64_t n;
+	uint64_t online; /* groups only */
+};
+struct yw_situation_rule {
+	char *rule_id, *title;
+	int level;
+	uint64_t count; /* occurrences, repeats included */
+};
+struct yw_situation_terminal {
+	char *id, *name, *group;
+	double score;
+	int online;
+};
+/* What the big screen shows (docs/api.md, "Situation"). Terminals are non-revoked agents. */
+struct yw_store_situation {
+	int64_t generated_at;
+	uint64_t total, online, offline, revoked;
+	struct yw_situation_count groups[YW_SITUATION_GROUPS + 1];
+	size_t n_groups;
+	uint64_t today[YW_LEVEL_COUNT]; /* alerts created since local midnight */
+	uint64_t open_alerts;
+	double fleet_score; /* the latest recorded fleet score, 0 before the first */
+	struct yw_store_risk_point trend[YW_SITUATION_TREND]; /* scope is NULL */
+	size_t n_trend;
+	struct yw_situation_bucket hours[YW_SITUATION_HOURS]; /* alerts created, oldest first */
+	struct yw_situation_bucket days[YW_SITUATION_DAYS];
+	struct yw_situation_rule rules[YW_SITUATION_TOP];
+	size_t n_rules;
+	struct yw_situation_terminal riskiest[YW_SITUATION_TOP];
+	size_t n_riskiest;
+	struct yw_situation_count tactics[YW_SITUATION_TACTICS];
+	size_t n_tactics;
+	struct yw_situation_count os[YW_SITUATION_OS + 1];
+	size_t n_os;
+};
+
+/* One rule that has alerts (yw_store_rule_hits). */
+struct yw_store_rule_hit {
+	const char *rule_id;
+	uint64_t count_7d;    /* occurrences in the last 168 hours (this one included) */
+	uint64_t count_total; /* occurrences ever */
+	int64_t last_seen;
+};
+typedef int (*yw_store_rule_hit_cb)(void *ctx, const struct yw_store_rule_hit *h);
 
 /* A backend. Every entry has the meaning of the yw_store_* wrapper of the same name. */
 struct yw_store;
@@ -329,6 +432,18 @@ struct yw_store_ops {
 	int (*risk_snapshot)(struct yw_store *st, int64_t now);
 	int (*risk_history)(struct yw_store *st, const char *scope, int64_t since,
 	                    yw_store_risk_point_cb cb, void *ctx);
+	/* situation screen, rule hits (schema 5) */
+	int (*situation)(struct yw_store *st, int64_t now, int tz_min,
+	                 struct yw_store_situation *out);
+	int (*rule_hits)(struct yw_store *st, int64_t now, yw_store_rule_hit_cb cb, void *ctx);
+	/* Detail queries of the HTTP API (src/store/sqlite_query.c). */
+	int (*incident_get)(struct yw_store *st, int64_t id, yw_store_incident_cb cb, void *ctx);
+	int (*incident_alerts)(struct yw_store *st, int64_t id, size_t limit, yw_store_alert_cb cb,
+	                       void *ctx);
+	int (*agent_events)(struct yw_store *st, const struct yw_store_event_query *q,
+	                    yw_store_event_cb cb, void *ctx, int64_t *last_id);
+	/* Live stream counters (src/store/sqlite_live.c). */
+	int (*alert_count)(struct yw_store *st, int64_t since, uint64_t *n);
 };
 
 /* Opens (creating if needed) the SQLite store in dir: dir is created 0700 (an existing one is
@@ -344,7 +459,7 @@ void yw_store_close(struct yw_store *st);
 const char *yw_store_backend(const struct yw_store *st);
 
 /* The schema version this program writes. */
-#define YW_STORE_SCHEMA_VERSION 4
+#define YW_STORE_SCHEMA_VERSION 5
 
 /* Rows yw_store_alerts() returns when the query sets no limit. */
 #define YW_STORE_DEFAULT_LIMIT 100
@@ -496,5 +611,25 @@ int yw_store_risk_snapshot(struct yw_store *st, int64_t now);
 /* Recorded scores of scope ("fleet" or an agent id) at or after since, oldest first. */
 int yw_store_risk_history(struct yw_store *st, const char *scope, int64_t since,
                           yw_store_risk_point_cb cb, void *ctx);
+
+/* ---- the situation screen, rule hits (schema 5) ---- */
+
+/* Fills *out (overwritten; free with yw_store_situation_free) with what the big screen shows
+ * at now, local days per tz_min (minutes east of UTC, -720..840; YW_EINVAL outside). Counts
+ * come from rollups kept at ingest, risk from the latest yw_store_risk_snapshot. */
+int yw_store_situation(struct yw_store *st, int64_t now, int tz_min,
+                       struct yw_store_situation *out);
+/* Frees out's strings (not out); NULL is fine. */
+void yw_store_situation_free(struct yw_store_situation *out);
+
+/* Every rule that has alerts, by rule id, with its occurrences over the 168 hours up to now
+ * and ever. */
+int yw_store_rule_hits(struct yw_store *st, int64_t now, yw_store_rule_hit_cb cb, void *ctx);
+
+/* ---- live stream counters (src/store/sqlite_live.c) ---- */
+
+/* *n = alerts created at or after since (an index range count: cheap enough to call every
+ * few seconds). */
+int yw_store_alert_count(struct yw_store *st, int64_t since, uint64_t *n);
 
 #endif

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "privs.h"
 #include "audit_check.h"
+#include "whodata.h"
 #include "yiwang/collector.h"
 #include "yiwang/error.h"
 #include "yiwang/log.h"
@@ -41,6 +43,7 @@ struct agent {
 	struct yw_spool *spool;
 	struct collector coll[8];
 	size_t ncoll;
+	struct yw_whodata *whodata; /* FIM who-data shared by the file and FIM collectors */
 	struct yw_tls_ctx *tls_ctx;
 	struct yw_proto *proto;
 	struct yw_responder *resp; /* NULL: commands are answered DENIED */
@@ -154,6 +157,12 @@ const struct yw_opt yw_agent_opts[] = {
 	 "content hash (sm3 for deployments that require national algorithms)", 0, 0, fim_hashes},
 	OPTR("fim.io_rate", YW_OPT_SIZE, fim_io_rate, "20MiB",
 	     "bytes per second a scan may read for hashing (0: no limit)", 0, 1LL << 40),
+	OPT("fim.whodata", YW_OPT_BOOL, fim_whodata, "true",
+	    "add the user and process behind a realtime change from the audit log (needs the "
+	    "yw_fim watch rules and the audit log among `files`)"),
+	OPTR("fim.whodata_wait", YW_OPT_DURATION, fim_whodata_wait_ms, "500ms",
+	     "how long a realtime change waits for its audit record (while audit is live)", 0,
+	     5000),
 	OPT("network.enabled", YW_OPT_BOOL, network_enabled, "true",
 	    "report new listening sockets and outbound connections"),
 	OPTR("network.interval", YW_OPT_DURATION, network_interval_ms, "2s",
@@ -178,6 +187,12 @@ const struct yw_opt yw_agent_opts[] = {
 	     10, 10000),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_agent_config, log_level), "info",
 	 "lowest level of log lines written", 0, 0, log_levels},
+	OPT("agent.drop_privileges", YW_OPT_BOOL, drop_privileges, "true",
+	    "after start-up keep only the capabilities the enabled collectors and response "
+	    "actions need, and set no_new_privs (docs/agent.md, Privileges)"),
+	OPT("agent.user", YW_OPT_STR, user, NULL,
+	    "after start-up run as this user, keeping those capabilities (the state directory "
+	    "must be writable by it)"),
 };
 const size_t yw_agent_nopts = sizeof(yw_agent_opts) / sizeof(yw_agent_opts[0]);
 
@@ -675,8 +690,8 @@ static int shipped_path(const char *installed, const char *rel, char *out, size_
 	char *slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	snprintf(out, n, "%s/../%s", exe, rel);
-	return 0;
+	int w = snprintf(out, n, "%s/../%s", exe, rel);
+	return w < 0 || (size_t)w >= n ? YW_ELIMIT : 0;
 }
 
 static int sca_default_policies(char *out, size_t n)
@@ -729,7 +744,8 @@ static int start_collector(struct agent *a, const struct yw_collector_ops *ops,
 		return YW_ELIMIT;
 	if (state_file)
 		snprintf(path, sizeof(path), "%s/%s", a->cfg->state_dir, state_file);
-	struct yw_collector_env env = {state_file ? path : NULL, spool_cursor, a->spool};
+	struct yw_collector_env env = {state_file ? path : NULL, spool_cursor, a->spool,
+				       a->whodata};
 	void *st = NULL;
 	int rc = ops->init(&env, o, n, &st);
 	if (rc) {
@@ -814,6 +830,11 @@ int yw_agent_run(struct yw_agent_config *cfg)
 		yw_respond_new_agent(cfg, a.server, a.spool, &a.resp);
 	if (cfg->audit_check)
 		check_audit_rules(&a);
+	/* One loop thread runs every collector: the cache needs no lock. Without it (no memory)
+	 * FIM events simply carry no who-data. */
+	if (cfg->fim_enabled && cfg->fim_whodata && cfg->fim_realtime &&
+	    yw_whodata_new(&a.whodata) != 0)
+		yw_logf(YW_LOG_WARNING, "fim: no memory for the who-data cache; running without it");
 	/* The file collector, with every configured pattern. */
 	if (cfg->files.n) {
 		struct yw_collector_opt *o = calloc(cfg->files.n + 1, sizeof(*o));
@@ -869,16 +890,18 @@ int yw_agent_run(struct yw_agent_config *cfg)
 			yw_logf(YW_LOG_WARNING, "collector sca: no policies found; running without it");
 	}
 	if (cfg->fim_enabled && cfg->fim_paths.n) {
-		char ms[32], rate[32];
-		struct yw_collector_opt o[72];
+		char ms[32], rate[32], wait[32];
+		struct yw_collector_opt o[73];
 		size_t n = 0;
+		snprintf(wait, sizeof(wait), "%lld", (long long)cfg->fim_whodata_wait_ms);
+		o[n++] = (struct yw_collector_opt){"whodata_wait_ms", wait};
 		snprintf(ms, sizeof(ms), "%lld", (long long)cfg->fim_scan_ms);
 		snprintf(rate, sizeof(rate), "%lld", (long long)cfg->fim_io_rate);
 		o[n++] = (struct yw_collector_opt){"scan_interval_ms", ms};
 		o[n++] = (struct yw_collector_opt){"io_rate", rate};
 		o[n++] = (struct yw_collector_opt){"hash", cfg->fim_hash};
 		o[n++] = (struct yw_collector_opt){"realtime", cfg->fim_realtime ? "on" : "off"};
-		for (size_t i = 0; i < cfg->fim_paths.n && n < 72; i++)
+		for (size_t i = 0; i < cfg->fim_paths.n && n < 73; i++)
 			o[n++] = (struct yw_collector_opt){"path", cfg->fim_paths.v[i]};
 		start_collector(&a, &yw_collector_fim, "fim.state", o, n);
 	}
@@ -895,6 +918,10 @@ int yw_agent_run(struct yw_agent_config *cfg)
 	for (size_t i = 0; i < a.ncoll; i++)
 		if (a.coll[i].fd >= 0)
 			yw_loop_watch(a.loop, a.coll[i].fd, YW_LOOP_READ, on_collector_fd, &a.coll[i]);
+	/* Everything that needs more is open now (collectors, identity, spool). */
+	if (cfg->drop_privileges &&
+	    (rc = yw_privs_drop(yw_privs_needed(cfg), cfg->user)) != 0)
+		goto out;
 	struct yw_spool_stats st;
 	yw_spool_stats(a.spool, &st);
 	a.acked = st.acked;
@@ -932,6 +959,8 @@ out:
 	yw_frame_decoder_free(a.dec);
 	for (size_t i = 0; i < a.ncoll; i++)
 		a.coll[i].ops->exit(a.coll[i].state);
+	yw_whodata_free(a.whodata);
+	a.whodata = NULL;
 	yw_respond_free(a.resp);
 	yw_spool_close(a.spool);
 	yw_loop_free(a.loop);

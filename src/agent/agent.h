@@ -34,6 +34,8 @@ struct yw_agent_config {
 	struct yw_strlist fim_paths;
 	int64_t fim_scan_ms, fim_io_rate;
 	char *fim_hash;
+	bool fim_whodata; /* who-data from the audit log (whodata.c) */
+	int64_t fim_whodata_wait_ms;
 	bool network_enabled;
 	int64_t network_interval_ms;
 	bool respond_enabled; /* response actions (respond.c) */
@@ -44,6 +46,8 @@ struct yw_agent_config {
 	bool respond_allow_system_accounts;
 	int64_t respond_timeout_ms;
 	char *log_level;
+	bool drop_privileges; /* privs.c: keep only the capabilities in use after start-up */
+	char *user;           /* run as this user after start-up (with those capabilities) */
 };
 
 extern const struct yw_opt yw_agent_opts[];

@@ -405,6 +405,24 @@
 /* Default scan period of the network collector. */
 #define YW_NET_DEFAULT_INTERVAL_MS 2000
 
+/* ---- network collector over sock_diag, owner cache (collectors/network_*.c) (hf) ---- */
+
+/* Receive buffer for sock_diag dumps: the kernel sizes a dump datagram by the reader's
+ * buffer, up to 32 KiB; a larger one would only be cut. */
+#define YW_NET_DIAG_BUF (32 * 1024)
+
+/* Datagrams one dump may take before it is given up (each holds >= 1 socket): above
+ * YW_NET_MAX_SOCKETS so a full table still drains the dump to its end. */
+#define YW_NET_DIAG_MAX_DGRAMS (2 * YW_NET_MAX_SOCKETS)
+
+/* Remembered socket descriptors (inode -> pid, fd) from earlier owner walks: a new socket
+ * whose descriptor was already passed costs one readlink instead of a /proc walk. */
+#define YW_NET_OWNER_CACHE 4096
+
+/* Recent owners of new sockets whose fd directories are read before walking all of /proc:
+ * servers and clients that open sockets keep doing so. */
+#define YW_NET_HOT_PIDS 16
+
 /* ---- file integrity monitoring collector (collectors/fim.c, fim_baseline.c) (fi) ---- */
 
 /* Configured roots ("path") and ignore globs of one FIM collector. */
@@ -551,5 +569,109 @@
 #define YW_HTTP_LOGIN_FAILS 5
 #define YW_HTTP_LOGIN_WINDOW_NS (300LL * 1000000000LL)
 #define YW_HTTP_LOGIN_TRACKED 4096
+
+/* ---- web pages (hd) ---- */
+
+/* Extra headers a page response carries (CSP, caching, ETag, Location, ...): static.c sets
+ * at most this many; a fixed array keeps struct resp free of allocations. */
+#define YW_HTTP_RESP_HEADERS 8
+/* Bytes of an If-None-Match header that are compared with the ETags: browsers send one tag. */
+#define YW_HTTP_MAX_INM 256
+
+/* ---- HTTP API detail endpoints and rate limit (ha) ---- */
+
+/* Alert ids in one bulk triage request: each is its own store transaction. */
+#define YW_HTTP_BULK_MAX 1000
+/* Alerts listed with one incident: a page is built in memory. */
+#define YW_HTTP_INCIDENT_ALERTS 500
+/* Bytes of an event's raw message in a timeline item: a log line, not a file dump. */
+#define YW_HTTP_EVENT_MESSAGE 4096
+/* Events looked at for one timeline or file-change page (a source filter may skip most): bounds
+ * the time the store's read connection is held; the answer says where to go on. */
+#define YW_HTTP_SCAN_MAX 20000
+/* Events looked at to rebuild a baseline: a full SCA run is a few hundred events, later runs send
+ * only changes, so the checks' latest results can lie far back. */
+#define YW_HTTP_SCA_SCAN_MAX 200000
+/* Client addresses the API rate limiter tracks (a fixed table: bounded memory), and the slots a
+ * lookup probes before reusing the least recently seen one. */
+#define YW_HTTP_RATE_SLOTS 4096
+#define YW_HTTP_RATE_PROBE 8
+/* How long an HTTP thread waits for the server's loop thread to take a call (response actions). */
+#define YW_HTTP_CALL_TIMEOUT_MS 5000
+
+/* ---- live stream and metrics (hc) ---- */
+
+/* Simultaneous /api/v1/stream clients: each holds a suspended HTTP connection and a read
+ * position in the ring; a wall screen and a few analysts need far fewer. */
+#define YW_LIVE_MAX_STREAMS 64
+
+/* Events the live ring keeps: a client further behind than this gets "reset" and is closed
+ * (memory stays bounded whatever a slow client does). */
+#define YW_LIVE_RING 512
+
+/* Bytes of one stream event's data: an alert's evidence beyond it is left out. */
+#define YW_LIVE_MAX_EVENT (16 * 1024)
+
+/* Alerts a Last-Event-ID resume replays from the store (the newest ones); older ones are read
+ * with GET /alerts. */
+#define YW_LIVE_RESUME_MAX 100
+
+/* Alerts one poll of the store takes for the stream (every YW_LIVE_POLL_MS). */
+#define YW_LIVE_POLL_BATCH 200
+
+/* How often the hub looks for new alerts (latency budget: stored -> on screen under 1 s). */
+#define YW_LIVE_POLL_MS 250
+
+/* How long yw_http_stop waits for open streams to end before stopping the daemon. */
+#define YW_LIVE_CLOSE_WAIT_MS 2000
+
+/* Pipeline workers /metrics lists a queue depth for (pipeline.workers' own maximum). */
+#define YW_LIVE_MAX_WORKERS 256
+
+/* ---- FIM who-data (hg) ---- */
+
+/* Audit file events the who-data cache keeps (one per path a syscall touched): a burst of
+ * changes larger than this within the expiry leaves the oldest without who-data. */
+#define YW_WHODATA_MAX_ENTRIES 4096
+
+/* Bytes those entries may use (paths, executables, command lines). */
+#define YW_WHODATA_MAX_BYTES (4 * 1024 * 1024)
+
+/* How long an audit file event stays matchable; audit lines lag inotify by well under this. */
+#define YW_WHODATA_TTL_MS 5000
+
+/* How far apart the audit record's time and the inotify event may be to match. */
+#define YW_WHODATA_WINDOW_MS 2000
+
+/* Audit events being assembled at once (records of one event are written together; a few
+ * cover interleaving by auditd's dispatcher). */
+#define YW_WHODATA_MAX_OPEN 8
+
+/* PATH records of one event kept (rename has 4; more is rare and only adds parents). */
+#define YW_WHODATA_MAX_PATHS 8
+
+/* Bytes of a command line (PROCTITLE, decoded) kept: the kernel caps it at 128 anyway. */
+#define YW_WHODATA_MAX_CMDLINE 1024
+
+/* uid -> user name resolutions cached (getpwuid_r may hit NSS: not per event). */
+#define YW_WHODATA_USER_CACHE 64
+
+/* How long after the last yw_fim-keyed audit record the FIM side still waits for audit
+ * records: without watch rules in the kernel waiting would only delay events. */
+#define YW_WHODATA_LIVE_MS (10LL * 60 * 1000)
+
+/* Default wait of a realtime FIM event whose audit record has not arrived yet (after the
+ * debounce): audit log lines usually follow within tens of milliseconds. */
+#define YW_WHODATA_DEFAULT_WAIT_MS 500
+
+/* Longest configurable wait of a FIM event for its audit record. */
+#define YW_WHODATA_MAX_WAIT_MS 5000
+
+/* ---- risk history retention (store) ---- */
+/* Per-terminal risk points kept: 7 days (a terminal's weekly trend; 2,016 rows per terminal at
+ * one snapshot per 5 minutes, 20 million rows at 10,000 terminals). */
+#define YW_STORE_RISK_KEEP_AGENT_NS (7LL * 86400 * 1000000000)
+/* Fleet risk points kept: 400 days (a year-over-year trend; 115,200 rows). */
+#define YW_STORE_RISK_KEEP_FLEET_NS (400LL * 86400 * 1000000000)
 
 #endif

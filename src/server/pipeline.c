@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "live.h"
 #include "pipeline.h"
 #include "yiwang/correlate.h"
 #include "yiwang/decode.h"
@@ -20,6 +21,7 @@ struct job {
 	char *agent_id, *agent_name; /* point into this allocation */
 	struct yw_record *records;   /* point into this allocation */
 	size_t n;
+	int64_t arrived_ns; /* monotonic: the detection latency counts from here */
 };
 
 /* Per-batch working state of the worker thread, reused across batches. */
@@ -79,6 +81,7 @@ static int worker_submit(struct worker *p, uint64_t conn, const char *agent_id,
 	if (!j)
 		return YW_ENOMEM;
 	j->next = NULL;
+	j->arrived_ns = yw_live_now_ns();
 	j->conn = conn;
 	j->n = n;
 	j->records = (struct yw_record *)(j + 1);
@@ -324,6 +327,23 @@ static int run_job(struct worker *p, const struct job *j, struct yw_store_batch 
 	return 0;
 }
 
+/* Counts a stored job into the live counters (lock-free: this is the hot path). */
+static void count_stored(struct worker *p, struct work *w, const struct job *j, int64_t now)
+{
+	struct yw_live_counters *c = p->o.ctr;
+	if (!c)
+		return;
+	atomic_fetch_add_explicit(&c->events_stored, j->n, memory_order_relaxed);
+	for (size_t i = 0; i < w->nalerts; i++) {
+		if (w->outcomes[i] != YW_STORE_ALERT_NEW)
+			continue;
+		int lv = w->alerts[i].level;
+		if (lv >= 0 && lv < YW_LEVEL_COUNT)
+			atomic_fetch_add_explicit(&c->alerts[lv], 1, memory_order_relaxed);
+		yw_live_hist_observe(&c->detect, now - j->arrived_ns);
+	}
+}
+
 /* After the store: notify only what it kept as a new alert — not repeats folded into an open
  * one, not suppressed ones, not replays of a batch stored before. */
 static void notify_new(struct worker *p, struct work *w, const struct job *j)
@@ -376,7 +396,11 @@ static void *worker(void *arg)
 				items[nitems++] = (struct yw_store_ingest_item){group[i]->agent_id,
 										&batches[i], 0, 0};
 		}
+		int64_t t0 = yw_live_now_ns();
 		yw_store_ingest_many(p->st, items, nitems);
+		int64_t t1 = yw_live_now_ns();
+		if (p->o.ctr && nitems)
+			yw_live_hist_observe(&p->o.ctr->commit, t1 - t0);
 		size_t k = 0;
 		uint64_t events = 0, stored = 0, alerts = 0, errors = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -394,6 +418,7 @@ static void *worker(void *arg)
 			} else {
 				stored += j->n;
 				alerts += p->works[i].nalerts;
+				count_stored(p, &p->works[i], j, t1);
 				notify_new(p, &p->works[i], j);
 			}
 			p->o.done(p->o.ud, j->conn, j->agent_id, ack, rc);
@@ -523,7 +548,20 @@ int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_i
 	/* One agent always goes to the same worker: its events stay in order, and its
 	 * correlation state lives in one place. */
 	struct worker *w = &p->w[yw_hash(agent_id, strlen(agent_id)) % p->n];
-	return worker_submit(w, conn, agent_id, agent_name, records, n);
+	int rc = worker_submit(w, conn, agent_id, agent_name, records, n);
+	if (rc == 0 && w->o.ctr)
+		atomic_fetch_add_explicit(&w->o.ctr->events_received, n, memory_order_relaxed);
+	return rc;
+}
+
+size_t yw_pipeline_workers(struct yw_pipeline *p)
+{
+	return p->n;
+}
+
+size_t yw_pipeline_worker_depth(struct yw_pipeline *p, size_t i)
+{
+	return i < p->n ? worker_depth(&p->w[i]) : 0;
 }
 
 size_t yw_pipeline_records(struct yw_pipeline *p)

@@ -18,6 +18,7 @@
 #include "yiwang/store.h"
 
 struct yw_pipeline;
+struct yw_live_counters;
 
 /* Runs on the worker thread after a batch is stored (rc 0, ack = highest stored seq) or
  * failed (rc < 0). conn identifies the connection that submitted it. */
@@ -43,6 +44,7 @@ struct yw_pipeline_opts {
 	yw_pipeline_done_fn done;
 	yw_pipeline_alert_fn on_alert; /* may be NULL */
 	void *ud;
+	struct yw_live_counters *ctr; /* server/live.h: counted into; may be NULL */
 };
 
 /* rs (compiled) and st are borrowed and must outlive the pipeline. Starts the worker. */
@@ -60,6 +62,9 @@ int yw_pipeline_submit(struct yw_pipeline *p, uint64_t conn, const char *agent_i
 /* Batches waiting or in progress, and the records in them. */
 size_t yw_pipeline_depth(struct yw_pipeline *p);
 size_t yw_pipeline_records(struct yw_pipeline *p);
+/* Workers, and the batches waiting or in progress at worker i (for /metrics). */
+size_t yw_pipeline_workers(struct yw_pipeline *p);
+size_t yw_pipeline_worker_depth(struct yw_pipeline *p, size_t i);
 
 struct yw_pipeline_stats {
 	uint64_t batches, records, events, alerts, errors;

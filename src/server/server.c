@@ -24,6 +24,8 @@
 #include "autorespond.h"
 #include "detect/sigma_rule.h"
 #include "http/http.h"
+#include "http/stream.h"
+#include "live.h"
 #include "server.h"
 #include "yiwang/error.h"
 #include "yiwang/tls.h"
@@ -118,6 +120,7 @@ bool yw_server_agent_online(struct yw_server *s, const char *agent_id)
 }
 
 static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud);
+static void live_agent(struct yw_conn *c, int online);
 
 static void conn_close(struct yw_conn *c, const char *why)
 {
@@ -126,8 +129,10 @@ static void conn_close(struct yw_conn *c, const char *why)
 		yw_logf(c->state == C_STREAM ? YW_LOG_INFO : YW_LOG_WARNING, "%s%s%s: closed: %s",
 			c->peer, c->ident.has_cert ? " agent " : "",
 			c->ident.has_cert ? c->ident.agent_id : "", why);
-	if (c->state == C_STREAM)
+	if (c->state == C_STREAM) {
 		yw_store_agent_offline(s->store, c->ident.agent_id, yw_wall_ns());
+		live_agent(c, 0);
+	}
 	for (size_t i = 0; i < s->nconns; i++) {
 		if (s->conns[i] == c) {
 			s->conns[i] = s->conns[--s->nconns];
@@ -236,6 +241,12 @@ static int token_digest(const char *token, uint8_t out[YW_STORE_HASH_LEN])
 int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_ms,
 			   int64_t uses, char *out, size_t outsz)
 {
+	return yw_server_token_new(s, group, ttl_ms, uses, NULL, 0, out, outsz);
+}
+
+int yw_server_token_new(struct yw_server *s, const char *group, int64_t ttl_ms, int64_t uses,
+			char *id_out, size_t idsz, char *out, size_t outsz)
+{
 	struct yw_enroll_info info = {0};
 	uint8_t hash[YW_STORE_HASH_LEN];
 	char id[YW_AGENT_ID_SIZE];
@@ -261,6 +272,8 @@ int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_m
 	snprintf(info.ca_fingerprint, sizeof(info.ca_fingerprint), "%s",
 		 yw_pki_ca_fingerprint(s->ca));
 	rc = yw_enroll_string_encode(&info, out, outsz);
+	if (rc == 0 && id_out)
+		snprintf(id_out, idsz, "%s", id);
 	if (rc == 0)
 		yw_logf(YW_LOG_INFO, "enrolment token %s created for group '%s'", id, group);
 out:
@@ -374,6 +387,7 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 	snprintf(ver, sizeof(ver), "%.*s", (int)h->agent_version_len, h->agent_version);
 	snprintf(addr, sizeof(addr), "[\"%s\"]", c->peer);
 	yw_store_agent_seen(s->store, c->ident.agent_id, addr, ver, yw_wall_ns());
+	live_agent(c, 1);
 	/* Records below next_seq were dropped by the agent's spool: move past the gap. The call
 	 * also reports what is stored, so the agent can drop it. */
 	uint64_t last = 0;
@@ -727,6 +741,7 @@ static void on_wake(struct yw_loop *l, void *ud)
 {
 	struct yw_server *s = ud;
 	send_auto(s);
+	yw_server_calls_run(s);
 	pthread_mutex_lock(s->done_mu);
 	struct done_item *d = s->done_head;
 	s->done_head = NULL;
@@ -763,6 +778,18 @@ static int agent_group(void *ud, const struct yw_store_agent *a)
 	struct group_ctx *g = ud;
 	snprintf(g->group, sizeof(g->group), "%s", a->group ? a->group : "");
 	return 0;
+}
+
+/* A terminal connected or left: the live stream's "agent" event. */
+static void live_agent(struct yw_conn *c, int online)
+{
+	struct group_ctx g = {""};
+	yw_store_agent_get(c->s->store, c->ident.agent_id, agent_group, &g);
+	int rc = yw_live_agent(c->s->live, c->ident.agent_id, c->name, g.group, online,
+			       yw_wall_ns());
+	if (rc)
+		yw_logf(YW_LOG_WARNING, "live stream: agent %s: %s", c->ident.agent_id,
+			yw_strerror(rc));
 }
 
 /* Runs on pipeline workers: queue the alert for every channel whose filters it passes, with
@@ -975,6 +1002,14 @@ const struct yw_opt yw_server_opts[] = {
 	    "HTTPS with the server certificate; off is allowed on loopback only"),
 	OPTR("http.session_ttl", YW_OPT_DURATION, http_session_ttl_ms, "8h",
 	     "lifetime of an HTTP API login session", 60000, 30LL * 24 * 3600 * 1000),
+	OPTR("http.rate_limit", YW_OPT_INT, http_rate_limit, "20",
+	     "HTTP API requests per second one client address may make sustained; beyond, 429"
+	     " (0 = no limit)", 0, 1000000),
+	OPTR("http.rate_burst", YW_OPT_INT, http_rate_burst, "100",
+	     "HTTP API requests one client address may make at once above http.rate_limit", 1,
+	     1000000),
+	OPT("http.metrics_public", YW_OPT_BOOL, http_metrics_public, "false",
+	    "serve /metrics without a token, to loopback clients only"),
 	{"log_level", YW_OPT_ENUM, offsetof(struct yw_server_config, log_level), "info",
 	 "lowest level of log lines written", 0, 0, log_levels},
 };
@@ -1166,12 +1201,21 @@ int yw_server_start(struct yw_server *s)
 			return rc;
 		}
 	}
+	struct yw_live_opts lo = {
+		.ping_ns = 15 * 1000000000LL,
+		.tick_ns = YW_LIVE_POLL_MS * 1000000LL,
+		.tick = yw_http_stream_tick,
+		.ud = s,
+	};
+	if ((rc = yw_live_new(&lo, &s->live)) != 0)
+		return rc;
 	struct yw_pipeline_opts po = {
 		.workers = s->cfg.workers > 0 ? (size_t)s->cfg.workers : (size_t)(ncpu > 0 ? ncpu : 1),
 		.max_queued = SIZE_MAX,
 		.done = pipeline_done,
 		.on_alert = pipeline_alert,
 		.ud = s,
+		.ctr = yw_live_counters(s->live),
 	};
 	if ((rc = yw_pipeline_new(&po, s->store, s->rules, &s->pipe)) != 0)
 		return rc;
@@ -1204,6 +1248,7 @@ void yw_server_stop(struct yw_server *s)
 			conn_close(c, NULL);
 	}
 	yw_http_stop(s);
+	yw_live_stop(s->live); /* its tick reads the store and the solutions */
 	if (s->loop)
 		yw_api_local_stop(s);
 	if (s->listen_fd >= 0)
@@ -1211,6 +1256,7 @@ void yw_server_stop(struct yw_server *s)
 	/* The pipeline finishes what is queued; ACKs for it are not sent (agents resend, the
 	 * store drops the duplicates). */
 	yw_pipeline_free(s->pipe);
+	yw_live_free(s->live); /* after the pipeline, which counts into it */
 	yw_notify_free(s->notify);
 	yw_solutions_free(s->sols);
 	yw_autorespond_free(s->autorespond);

@@ -38,6 +38,9 @@ struct yw_server_config {
 	char *http_listen;     /* host:port of the HTTP API; NULL/"" = off (http/http.h) */
 	bool http_tls;         /* HTTPS; plain HTTP is allowed on loopback only */
 	int64_t http_session_ttl_ms; /* lifetime of a login session */
+	int64_t http_rate_limit;     /* API requests per second per address; 0 = no limit */
+	int64_t http_rate_burst;     /* ... and the burst allowed above it */
+	bool http_metrics_public;    /* /metrics without a token, from loopback only */
 };
 
 extern const struct yw_opt yw_server_opts[];
@@ -58,7 +61,9 @@ struct yw_server {
 	struct yw_autorespond *autorespond; /* NULL when no policy file is configured */
 	struct auto_cmd *auto_head;   /* commands from policies, for the loop thread */
 	struct yw_server_responses *responses; /* respond.c: responses.db, opened on first use */
+	struct yw_server_call *call_head; /* loopcall.c: calls from other threads, under done_mu */
 	struct yw_http *http; /* http/http.c: the HTTP API; NULL when off */
+	struct yw_live *live; /* live.h: counters for /metrics and the stream hub */
 	struct yw_proto *proto; /* loop thread's codec */
 	int listen_fd, api_fd;
 	char api_path[4096];
@@ -82,6 +87,10 @@ int yw_server_revoke(struct yw_server *s, const char *agent_id);
 /* Creates an enrolment token and writes the enrolment string (server.c). */
 int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_ms,
 			   int64_t uses, char *out, size_t outsz);
+/* The same, and the token's id into id_out[idsz] (YW_AGENT_ID_SIZE fits it). Any thread: it
+ * touches only the store and what is fixed once the server runs. */
+int yw_server_token_new(struct yw_server *s, const char *group, int64_t ttl_ms, int64_t uses,
+			char *id_out, size_t idsz, char *out, size_t outsz);
 /* Appends the solution for an alert's rule as JSON (both languages), or null without a
  * library. Read-only: safe from any thread once the server started. */
 int yw_server_solution_json(struct yw_server *s, const char *rule_id, struct yw_strbuf *b);
@@ -92,5 +101,13 @@ bool yw_server_agent_online(struct yw_server *s, const char *agent_id);
 /* Sends m on the agent's live streaming connection: 0, YW_ENOENT (not connected), or the
  * send's error (the connection is then closed). */
 int yw_server_send_to_agent(struct yw_server *s, const char *agent_id, const struct yw_msg *m);
+
+/* Calls from other threads into the loop thread (loopcall.c). yw_server_call runs fn(s, ud) on
+ * the loop thread and returns once it ran: 0, or YW_EAGAIN when the loop did not take it
+ * within timeout_ms (it then never runs), YW_ENOMEM. Never call it from the loop thread. */
+typedef void (*yw_server_call_fn)(struct yw_server *s, void *ud);
+int yw_server_call(struct yw_server *s, yw_server_call_fn fn, void *ud, int64_t timeout_ms);
+/* Loop thread: runs the calls queued so far (from the loop's wake-up). */
+void yw_server_calls_run(struct yw_server *s);
 
 #endif

@@ -147,6 +147,62 @@ static const char *const migrations[YW_STORE_SCHEMA_VERSION] = {
     " action TEXT NOT NULL,"
     " data TEXT NOT NULL);"
     "CREATE INDEX inventory_history_agent ON inventory_history (agent, id);",
+    /* 5: rollups for the situation screen and rule hit counts (sqlite_situation.c), backfilled:
+     * an alert counts in the hour it was created, its repeats in the hour of its last one. */
+    "CREATE TABLE alert_rollup ("
+    " hour INTEGER NOT NULL,"
+    " rule_id TEXT NOT NULL,"
+    " level INTEGER NOT NULL,"
+    " alerts INTEGER NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY (hour, rule_id, level)) WITHOUT ROWID;"
+    "CREATE TABLE tactic_rollup ("
+    " hour INTEGER NOT NULL,"
+    " tactic TEXT NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY (hour, tactic)) WITHOUT ROWID;"
+    "CREATE TABLE rule_hits ("
+    " rule_id TEXT PRIMARY KEY,"
+    " title TEXT NOT NULL,"
+    " level INTEGER NOT NULL,"
+    " total INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE agent_risk (agent INTEGER PRIMARY KEY, score REAL NOT NULL, ts INTEGER NOT NULL);"
+    "CREATE INDEX agent_risk_score ON agent_risk (score);"
+    "CREATE INDEX agents_name ON agents (name, id);"
+    "INSERT INTO alert_rollup (hour, rule_id, level, alerts, n)"
+    " SELECT created_at / 3600000000000, rule_id, level, count(*), count(*) FROM alerts"
+    " WHERE true GROUP BY 1, 2, 3;"
+    "INSERT INTO alert_rollup (hour, rule_id, level, alerts, n)"
+    " SELECT last_seen / 3600000000000, rule_id, level, 0, sum(count - 1) FROM alerts"
+    " WHERE count > 1 GROUP BY 1, 2, 3"
+    " ON CONFLICT (hour, rule_id, level) DO UPDATE SET n = n + excluded.n;"
+    "INSERT INTO rule_hits (rule_id, title, level, total, last_seen)"
+    " SELECT rule_id, title, level, sum(count), max(last_seen) FROM alerts"
+    " WHERE true GROUP BY rule_id;"
+    "INSERT INTO tactic_rollup (hour, tactic, n)"
+    " SELECT hour, tactic, sum(n) FROM (SELECT DISTINCT o.id, o.part, o.hour, o.n,"
+    " " SIT_TAG_TACTIC("j.value") " AS tactic FROM"
+    " (SELECT id, 0 AS part, created_at / 3600000000000 AS hour, 1 AS n, tags FROM alerts"
+    " UNION ALL SELECT id, 1, last_seen / 3600000000000, count - 1, tags FROM alerts"
+    " WHERE count > 1) o,"
+    " json_each(CASE WHEN json_valid(o.tags) THEN o.tags ELSE '[]' END) j"
+    " WHERE j.type = 'text' AND j.value LIKE 'attack.%')"
+    " WHERE tactic IN " SIT_TACTICS " GROUP BY hour, tactic;"
+    /* The open alerts, counted by triggers so that every writer keeps the count. */
+    "CREATE TABLE alert_open (k INTEGER PRIMARY KEY CHECK (k = 0), n INTEGER NOT NULL);"
+    "INSERT INTO alert_open (k, n) SELECT 0, count(*) FROM alerts"
+    " WHERE status IN ('new', 'acknowledged');"
+    "CREATE TRIGGER alert_open_insert AFTER INSERT ON alerts"
+    " WHEN new.status IN ('new', 'acknowledged')"
+    " BEGIN UPDATE alert_open SET n = n + 1 WHERE k = 0; END;"
+    "CREATE TRIGGER alert_open_delete AFTER DELETE ON alerts"
+    " WHEN old.status IN ('new', 'acknowledged')"
+    " BEGIN UPDATE alert_open SET n = n - 1 WHERE k = 0; END;"
+    "CREATE TRIGGER alert_open_update AFTER UPDATE OF status ON alerts"
+    " WHEN (old.status IN ('new', 'acknowledged')) != (new.status IN ('new', 'acknowledged'))"
+    " BEGIN UPDATE alert_open SET n = n + CASE WHEN new.status IN ('new', 'acknowledged')"
+    " THEN 1 ELSE -1 END WHERE k = 0; END;",
 };
 
 #define AGENT_COLS                                                                                 \
@@ -254,7 +310,8 @@ enum {
 	Q_AGENT = 4,
 	Q_NEWEST = 8,
 	Q_OPEN = 16,
-	Q_VARIANTS = 32,
+	Q_BEFORE = 32,
+	Q_VARIANTS = 64,
 };
 
 static int begin(struct sqlite_store *s)
@@ -432,6 +489,8 @@ int yw_store_open_sqlite(const char *dir, const struct yw_store_opts *opts, stru
 			err = prepare(s->r, rsql[i], &s->rs[i]);
 		if (err == 0)
 			err = yw_sqlite_triage_prepare(s);
+		if (err == 0)
+			err = yw_sqlite_situation_prepare(s);
 		if (err)
 			goto fail;
 	}
@@ -454,6 +513,7 @@ static void sqlite_close(struct yw_store *st)
 	for (int i = 0; s->alert_q && i < Q_VARIANTS; i++)
 		sqlite3_finalize(s->alert_q[i]);
 	yw_sqlite_triage_close(s);
+	yw_sqlite_situation_close(s);
 	/* The read connection goes first so the writer's close can checkpoint the WAL. */
 	sqlite3_close(s->r);
 	sqlite3_close(s->w);
@@ -957,13 +1017,13 @@ static sqlite3_stmt *alert_stmt(struct sqlite_store *s, int mask, int *err)
 	         " a.title, a.level, a.tags, a.event_ts, a.created_at, a.event, a.status,"
 	         " a.dedup_key, a.count, a.first_seen, a.last_seen, a.ack_by, a.ack_at,"
 	         " a.ack_comment, a.closed_by, a.closed_at, a.closed_comment"
-	         " FROM alerts a JOIN agents g ON g.num = a.agent WHERE a.id > ?1%s%s%s%s"
+	         " FROM alerts a JOIN agents g ON g.num = a.agent WHERE a.id > ?1%s%s%s%s%s"
 	         " ORDER BY a.id %s LIMIT ?5%s",
 	         mask & Q_NEWEST ? "SELECT * FROM (" : "",
 	         mask & Q_SINCE ? " AND a.created_at >= ?2" : "",
 	         mask & Q_LEVEL ? " AND a.level >= ?3" : "", mask & Q_AGENT ? " AND g.id = ?4" : "",
 	         mask & Q_OPEN ? " AND a.status IN ('new', 'acknowledged')" : "",
-	         mask & Q_NEWEST ? "DESC" : "ASC", mask & Q_NEWEST ? ") ORDER BY id ASC" : "");
+	         mask & Q_BEFORE ? " AND a.id < ?6" : "", mask & Q_NEWEST ? "DESC" : "ASC", mask & Q_NEWEST ? ") ORDER BY id ASC" : "");
 	*err = prepare(s->r, sql, &s->alert_q[mask]);
 	return *err ? NULL : s->alert_q[mask];
 }
@@ -974,7 +1034,7 @@ static int sqlite_alerts(struct yw_store *st, const struct yw_store_alert_query 
 	struct sqlite_store *s = S(st);
 	int mask = (f->since ? Q_SINCE : 0) | (f->min_level > 0 ? Q_LEVEL : 0) |
 	           (f->agent_id ? Q_AGENT : 0) | (f->newest ? Q_NEWEST : 0) |
-	           (f->open ? Q_OPEN : 0);
+	           (f->open ? Q_OPEN : 0) | (f->before_id > 0 ? Q_BEFORE : 0);
 	size_t limit = f->limit ? f->limit : YW_STORE_DEFAULT_LIMIT;
 	int rc = SQLITE_DONE, err = 0;
 	pthread_mutex_lock(&s->rlock);
@@ -986,6 +1046,7 @@ static int sqlite_alerts(struct yw_store *st, const struct yw_store_alert_query 
 	sqlite3_bind_int(q, 3, f->min_level);
 	bind_text(q, 4, f->agent_id);
 	sqlite3_bind_int64(q, 5, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	sqlite3_bind_int64(q, 6, f->before_id);
 	while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct yw_store_alert_row a = {
 		    .id = sqlite3_column_int64(q, 0),
@@ -1149,4 +1210,13 @@ static const struct yw_store_ops sqlite_ops = {
     .risk = yw_sqlite_risk,
     .risk_snapshot = yw_sqlite_risk_snapshot,
     .risk_history = yw_sqlite_risk_history,
+    /* situation screen, rule hits (sqlite_situation.c) */
+    .situation = yw_sqlite_situation,
+    .rule_hits = yw_sqlite_rule_hits,
+    /* sqlite_query.c */
+    .incident_get = yw_sqlite_incident_get,
+    .incident_alerts = yw_sqlite_incident_alerts,
+    .agent_events = yw_sqlite_agent_events,
+    /* sqlite_live.c */
+    .alert_count = yw_sqlite_alert_count,
 };

@@ -47,6 +47,7 @@ enum tstmt {
 	T_RISK_AGENTS,
 	T_RISK_ALERTS,
 	T_RISK_ADD,
+	T_RISK_TRIM,
 	T_COUNT
 };
 
@@ -93,6 +94,7 @@ struct sqlite_store {
 	struct supp *supps;
 	size_t nsupps;
 	int supps_stale; /* reload before the next ingest */
+	struct yw_sqlite_situation *sit; /* sqlite_situation.c's statements */
 };
 
 static inline struct sqlite_store *S(struct yw_store *st)
@@ -175,5 +177,37 @@ int yw_sqlite_inventory(struct yw_store *st, const char *agent_id, const char *d
                         yw_store_inventory_cb cb, void *ctx);
 int yw_sqlite_inventory_history(struct yw_store *st, const char *agent_id, int64_t after_id,
                                 size_t limit, yw_store_inventory_change_cb cb, void *ctx);
+
+/* sqlite_query.c: detail queries of the HTTP API (statements prepared per call: they are
+ * rare next to ingest, and so need no slot in struct sqlite_store). */
+int yw_sqlite_incident_get(struct yw_store *st, int64_t id, yw_store_incident_cb cb, void *ctx);
+int yw_sqlite_incident_alerts(struct yw_store *st, int64_t id, size_t limit, yw_store_alert_cb cb,
+                              void *ctx);
+int yw_sqlite_agent_events(struct yw_store *st, const struct yw_store_event_query *q,
+                           yw_store_event_cb cb, void *ctx, int64_t *last_id);
+
+/* sqlite_situation.c: rollups for the situation screen and rule hits (schema 5). */
+#define SIT_HOUR_NS (3600LL * 1000000000LL)
+/* The ATT&CK tactic an alert tag "attack.<tactic>" names, snake_case (Sigma writes - or _),
+ * and the 14 Enterprise tactics it must be one of. Used by migration 5 and by ingest. */
+#define SIT_TAG_TACTIC(v) "replace(lower(substr(" v ", 8)), '-', '_')"
+#define SIT_TACTICS                                                                                \
+	"('reconnaissance', 'resource_development', 'initial_access', 'execution',"               \
+	" 'persistence', 'privilege_escalation', 'defense_evasion', 'credential_access',"        \
+	" 'discovery', 'lateral_movement', 'collection', 'command_and_control', 'exfiltration',"  \
+	" 'impact')"
+int yw_sqlite_situation_prepare(struct sqlite_store *s);
+void yw_sqlite_situation_close(struct sqlite_store *s);
+/* Inside ingest's transaction: one occurrence of a (new or repeated) alert at now. */
+int yw_sqlite_situation_count(struct sqlite_store *s, const struct yw_store_alert *a, int64_t now,
+                              int is_new);
+/* Inside risk_snapshot's transaction: the agent's latest score. */
+int yw_sqlite_situation_risk(struct sqlite_store *s, int64_t num, double score, int64_t now);
+int yw_sqlite_situation(struct yw_store *st, int64_t now, int tz_min,
+                        struct yw_store_situation *out);
+int yw_sqlite_rule_hits(struct yw_store *st, int64_t now, yw_store_rule_hit_cb cb, void *ctx);
+
+/* sqlite_live.c */
+int yw_sqlite_alert_count(struct yw_store *st, int64_t since, uint64_t *n);
 
 #endif

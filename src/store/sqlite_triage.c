@@ -77,6 +77,7 @@ static const char *const tsql[T_COUNT] = {
                       " FROM agents WHERE revoked_at = 0 ORDER BY num",
     [T_RISK_ALERTS] = "SELECT agent, level, count, last_seen FROM alerts WHERE " OPEN_STATUS,
     [T_RISK_ADD] = "INSERT INTO risk_history (ts, scope, score) VALUES (?1, ?2, ?3)",
+    [T_RISK_TRIM] = "DELETE FROM risk_history WHERE scope = ?1 AND ts < ?2",
 };
 
 static const char *const usql[U_COUNT] = {
@@ -412,11 +413,15 @@ static int triage_alert(struct sqlite_store *s, int64_t num, const char *agent_i
 		err = find_repeat(s, num, a, key, b->now, &id);
 	if (err == 0 && id) {
 		err = count_repeat(s, id, b->now);
+		if (err == 0)
+			err = yw_sqlite_situation_count(s, a, b->now, 0);
 		*outcome = YW_STORE_ALERT_REPEAT;
 		goto out;
 	}
 	if (err == 0)
 		err = insert_alert(s, num, b, a, event, key, &id);
+	if (err == 0)
+		err = yw_sqlite_situation_count(s, a, b->now, 1);
 	if (err)
 		goto out;
 	by_level[a->level]++;
@@ -982,12 +987,22 @@ out:
 	return err;
 }
 
-static int add_point(struct sqlite_store *s, int64_t now, const char *scope, double score)
+/* Adds a point and drops the scope's points older than keep_ns (one indexed range per scope:
+ * at 10,000 terminals a snapshot adds 10,001 rows, 2.9 million a day, so history must not grow
+ * without bound). */
+static int add_point(struct sqlite_store *s, int64_t now, const char *scope, double score,
+                     int64_t keep_ns)
 {
 	sqlite3_stmt *q = s->ts[T_RISK_ADD];
 	sqlite3_bind_int64(q, 1, now);
 	bind_text(q, 2, scope);
 	sqlite3_bind_double(q, 3, score);
+	int err = run(q);
+	if (err)
+		return err;
+	q = s->ts[T_RISK_TRIM];
+	bind_text(q, 1, scope);
+	sqlite3_bind_int64(q, 2, now - keep_ns);
 	return run(q);
 }
 
@@ -1003,9 +1018,13 @@ int yw_sqlite_risk_snapshot(struct yw_store *st, int64_t now)
 		goto out;
 	err = risk_compute(s->ts[T_RISK_AGENTS], s->ts[T_RISK_ALERTS], now, &r);
 	if (err == 0)
-		err = add_point(s, now, "fleet", r.fleet);
-	for (size_t i = 0; i < r.n && err == 0; i++)
-		err = add_point(s, now, r.a[i].id, r.a[i].parts.score);
+		err = add_point(s, now, "fleet", r.fleet, YW_STORE_RISK_KEEP_FLEET_NS);
+	for (size_t i = 0; i < r.n && err == 0; i++) {
+		err = add_point(s, now, r.a[i].id, r.a[i].parts.score,
+		                YW_STORE_RISK_KEEP_AGENT_NS);
+		if (err == 0)
+			err = yw_sqlite_situation_risk(s, r.a[i].num, r.a[i].parts.score, now);
+	}
 	err = t_finish(s, err);
 out:
 	pthread_mutex_unlock(&s->wlock);

@@ -286,3 +286,29 @@ int yw_store_inventory_history(struct yw_store *st, const char *agent_id, int64_
 		return YW_EINVAL;
 	return st->ops->inventory_history(st, agent_id, after_id, limit, cb, ctx);
 }
+
+/* ---- detail queries of the HTTP API ---- */
+
+int yw_store_incident_get(struct yw_store *st, int64_t id, yw_store_incident_cb cb, void *ctx)
+{
+	if (!st || !cb || id <= 0)
+		return YW_EINVAL;
+	return st->ops->incident_get(st, id, cb, ctx);
+}
+
+int yw_store_incident_alerts(struct yw_store *st, int64_t id, size_t limit, yw_store_alert_cb cb,
+                             void *ctx)
+{
+	if (!st || !cb || id <= 0)
+		return YW_EINVAL;
+	return st->ops->incident_alerts(st, id, limit ? limit : YW_STORE_DEFAULT_LIMIT, cb, ctx);
+}
+
+int yw_store_agent_events(struct yw_store *st, const struct yw_store_event_query *q,
+                          yw_store_event_cb cb, void *ctx, int64_t *last_id)
+{
+	int64_t dummy;
+	if (!st || !q || !q->agent_id || !cb || q->before_id < 0)
+		return YW_EINVAL;
+	return st->ops->agent_events(st, q, cb, ctx, last_id ? last_id : &dummy);
+}

@@ -46,6 +46,14 @@ want = {"/openapi.json", "/login", "/logout", "/me", "/agents", "/alerts",
         "/alerts/{id}/status", "/incidents", "/risk", "/stats", "/audit",
         "/agents/{id}/inventory", "/agents/{id}/inventory/history", "/risk/history",
         "/solutions/{rule_id}", "/rules"}
+# http_detail.sh tests these:
+want |= {"/alerts/{id}", "/alerts/status", "/incidents/{id}", "/agents/{id}",
+         "/agents/{id}/baseline", "/agents/{id}/files", "/agents/{id}/timeline", "/tokens",
+         "/tokens/{id}", "/responses", "/agents/{id}/respond"}
+# http_live.sh tests this:
+want |= {"/stream"}
+# http_situation.sh tests these:
+want |= {"/situation", "/rules/hits"}
 assert set(d["paths"]) == want, set(d["paths"]) ^ want' "$T/body"
 
 # 3. No token, a bad token: 401.
@@ -55,7 +63,7 @@ check "401 says Bearer" grep -qi '^WWW-Authenticate: Bearer' "$T/hdr"
 req GET /agents "ywa_$(printf '0%.0s' $(seq 64))"
 check "an unknown token: 401" test "$code" = 401
 req GET /nope
-check "outside /api/v1: 404" sh -c "curl -sS --cacert '$S/pki/ca.crt' -o /dev/null -w '%{http_code}' https://127.0.0.1:$hport/ | grep -qx 404"
+check "outside /api/v1: 404" sh -c "curl -sS --cacert '$S/pki/ca.crt' -o /dev/null -w '%{http_code}' https://127.0.0.1:$hport/nope | grep -qx 404"
 
 # 4. Login: wrong password 401; right one a session token with the role.
 req POST /login "" '{"user":"admin","password":"nope-nope"}'
@@ -115,6 +123,22 @@ all=$(req GET "/alerts?limit=1000" "$VIEWER"; jq_ '" ".join(str(a["id"]) for a i
 check "pagination with after_id returns every alert once" test "$(pages)" = "$all"
 req GET "/alerts?limit=2&newest=1" "$VIEWER"
 check "newest=1: the last two" test "$(jq_ '" ".join(str(a["id"]) for a in d["items"])')" = "$(echo $all | awk '{print $(NF-1), $NF}')"
+# Paging back from the newest with before_id also covers every alert once.
+back_pages() {
+  local before="" ids="" n=0
+  req GET "/alerts?limit=2&newest=1" "$VIEWER"
+  while :; do
+    [ "$code" = 200 ] && [ $((n += 1)) -lt 1000 ] || return 1
+    ids="$(jq_ '" ".join(str(a["id"]) for a in d["items"])') $ids"
+    before=$(jq_ 'd["next_before_id"]')
+    [ "$before" = None ] && break
+    req GET "/alerts?limit=2&before_id=$before" "$VIEWER"
+  done
+  echo $ids
+}
+check "paging back with before_id returns every alert once" test "$(back_pages)" = "$all"
+req GET "/alerts?before_id=0" "$VIEWER"
+check "before_id=0: 400" test "$code" = 400
 req GET "/alerts?level=critical&limit=1000" "$VIEWER"
 check "level filter" test "$(jq_ 'all(a["level"] == "critical" for a in d["items"])')" = True
 req GET "/alerts?limit=0" "$VIEWER"

@@ -27,6 +27,9 @@ sca:
   enabled: false
 fim:
   enabled: false
+# whether the kernel's audit rules match rules/audit is the machine's business, not the test's
+audit:
+  check: false
 YML
 check() { local what=$1; shift; if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

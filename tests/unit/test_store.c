@@ -1738,6 +1738,18 @@ static void test_risk(void **state)
 	assert_int_equal(p.n, 2);
 	assert_true(p.score[0] == 0);
 
+	/* History is trimmed at each snapshot: a terminal's points older than 7 days go, the
+	 * fleet's stay for 400 days. */
+	int64_t later = 3 * HOUR + YW_STORE_RISK_KEEP_AGENT_NS;
+	assert_int_equal(yw_store_risk_snapshot(f->st, later), 0);
+	p.n = 0;
+	assert_int_equal(yw_store_risk_history(f->st, "a2", 0, point_cb, &p), 0);
+	assert_int_equal(p.n, 2); /* 3 h (exactly 7 days old) and now; 2 h is gone */
+	assert_int_equal(p.ts[0], 3 * HOUR);
+	p.n = 0;
+	assert_int_equal(yw_store_risk_history(f->st, "fleet", 0, point_cb, &p), 0);
+	assert_int_equal(p.n, 3);
+
 	/* A revoked agent leaves the fleet. */
 	assert_int_equal(yw_store_agent_revoke(f->st, "a1", 4 * HOUR), 0);
 	r = risk(f->st, HOUR, NULL, &fleet);

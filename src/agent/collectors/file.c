@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/whodata.h"
 #include "yw_limits.h"
 #include "yiwang/collector.h"
 #include "yiwang/fsutil.h"
@@ -45,6 +46,7 @@ struct fentry {
 	int64_t part_ms; /* when part last grew */
 	bool rotated;    /* the path names another file or none: drain, then drop */
 	bool seen;
+	struct yw_whodata *wd; /* audit lines also go to the FIM who-data cache; may be NULL */
 };
 
 struct saved {
@@ -316,6 +318,10 @@ static int emit(struct fentry *e, const char *s, size_t n, uint64_t cut, uint64_
 	e->p.off = end_off;
 	e->p.seq = rec.seq;
 	(*count)++;
+	/* After the sink took it, so a refused line is not fed twice. A cache failure costs only
+	 * who-data, never the log line. */
+	if (e->wd && !cut && n > 5 && !memcmp(s, "type=", 5))
+		(void)yw_whodata_feed(e->wd, s, n, ts);
 	return 0;
 }
 
@@ -504,6 +510,7 @@ static int add_file(struct file_col *fc, const char *path)
 		return rc;
 	}
 	e.seen = true;
+	e.wd = fc->env.whodata;
 	fc->files[fc->nfiles++] = e;
 	return 0;
 }

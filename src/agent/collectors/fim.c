@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "agent/fim.h"
+#include "agent/whodata.h"
 #include "yw_limits.h"
 #include "yiwang/collector.h"
 #include "yiwang/error.h"
@@ -49,6 +50,7 @@ struct item {
 	bool exists;
 	bool descend; /* a directory to walk once the item is done */
 	int retries;
+	int64_t detected_ns; /* realtime job: when inotify told (real time), for who-data */
 	uint64_t dev;
 	struct yw_fim_meta m;
 	int fd;
@@ -128,6 +130,8 @@ struct fim_col {
 	char *xbuf; /* xattr names, then one value */
 	uint8_t *hbuf;
 	int64_t poll_bytes_left;
+	struct yw_whodata *wd; /* audit who-data (whodata.h), borrowed; NULL = none */
+	int64_t whodata_wait_ms;
 };
 
 /* ---- clocks and budgets ---- */
@@ -298,7 +302,9 @@ static void watch_add(struct fim_col *fc, const char *path, bool tree)
 	fc->nwatches++;
 }
 
-/* Queues path for a check after the debounce; a path already queued keeps its place. */
+/* Queues path for a check after the debounce; a path already queued keeps its place. The
+ * pending entry's ctime_ns holds when the change was seen (real time; who-data matching) and
+ * size is 1 once it waited for its audit record. */
 static void pending_add(struct fim_col *fc, const char *path, size_t len, int64_t now)
 {
 	if (yw_fimdb_get(fc->pending, path, len))
@@ -308,7 +314,8 @@ static void pending_add(struct fim_col *fc, const char *path, size_t len, int64_
 		fc->rescan = true;
 		return;
 	}
-	struct yw_fim_meta m = {.mtime_ns = now + fc->debounce_ms * 1000000};
+	struct yw_fim_meta m = {.mtime_ns = now + fc->debounce_ms * 1000000,
+	                        .ctime_ns = clock_ns(CLOCK_REALTIME)};
 	if (yw_fimdb_put(fc->pending, path, len, &m, NULL, 0, 0) != 0)
 		return;
 	fc->pq[(fc->pq_head + fc->pq_len++) % YW_FIM_MAX_PENDING] =
@@ -739,6 +746,14 @@ static int emit(struct fim_col *fc, const char *action, const char *type, const 
 			rc = put_meta(fc, "yiwang.fim.before.", &before->m,
 			              before->data + before->path_len + 1, before->target_len);
 	}
+	/* Realtime events come from the rt walker's item: who made the change, when audit saw it
+	 * within the window of the inotify event. */
+	const struct yw_whodata_rec *who =
+	    realtime && fc->wd && !rc
+	        ? yw_whodata_find(fc->wd, path, len, fc->rt.it.detected_ns, now)
+	        : NULL;
+	if (who)
+		rc = yw_whodata_json(fc->wd, who, b);
 	if (!rc)
 		rc = yw_strbuf_printf(
 		    b,
@@ -1094,13 +1109,33 @@ static void start_scan(struct fim_col *fc, int64_t now)
 	}
 }
 
-static void start_job(struct fim_col *fc, uint32_t *work)
+/* With audit watch rules live, a change whose audit record has not arrived yet waits for it
+ * once, up to whodata_wait_ms, at the back of the queue: the loop never sleeps. */
+static bool wait_whodata(struct fim_col *fc, struct yw_fim_ent *p, int64_t now)
+{
+	if (!fc->wd || fc->whodata_wait_ms <= 0 || p->m.size)
+		return false;
+	int64_t rt = clock_ns(CLOCK_REALTIME);
+	if (!yw_whodata_live(fc->wd, rt) ||
+	    yw_whodata_find(fc->wd, p->data, p->path_len, p->m.ctime_ns, rt))
+		return false;
+	p->m.size = 1;
+	p->m.mtime_ns = now + fc->whodata_wait_ms * 1000000;
+	fc->pq[(fc->pq_head + fc->pq_len++) % YW_FIM_MAX_PENDING] = p;
+	return true;
+}
+
+/* Starts the realtime job at the queue's head; false when it was put back to wait. */
+static bool start_job(struct fim_col *fc, uint32_t *work, int64_t now)
 {
 	struct yw_fim_ent *p = fc->pq[fc->pq_head];
 	struct walker *w = &fc->rt;
 	fc->pq_head = (fc->pq_head + 1) % YW_FIM_MAX_PENDING;
 	fc->pq_len--;
+	if (wait_whodata(fc, p, now))
+		return false;
 	item_start(&w->it, p->data, p->path_len, true);
+	w->it.detected_ns = p->m.ctime_ns;
 	yw_fimdb_del(fc->pending, p);
 	(*work)--;
 	/* the device of the parent: a new directory on another filesystem is a mount point */
@@ -1116,6 +1151,7 @@ static void start_job(struct fim_col *fc, uint32_t *work)
 	w->busy = w->have_item = true;
 	w->full = false;
 	w->depth = 0;
+	return true;
 }
 
 /* ---- the collector ---- */
@@ -1143,7 +1179,8 @@ static int fim_poll(void *state, yw_record_sink sink, void *ud)
 		if (fc->rt.busy) {
 			w = &fc->rt;
 		} else if (fc->pq_len && fc->pq[fc->pq_head]->m.mtime_ns <= now) {
-			start_job(fc, &work);
+			if (!start_job(fc, &work, now))
+				continue;
 			w = &fc->rt;
 		} else if (fc->full.busy) {
 			w = &fc->full;
@@ -1308,6 +1345,8 @@ static int parse_opts(struct fim_col *fc, const struct yw_collector_opt *opts, s
 		} else if (strcmp(k, "max_watches") == 0) {
 			if (!(rc = parse_num(v, false, 0, YW_FIM_MAX_WATCHES, &x)))
 				fc->max_watches = (size_t)x;
+		} else if (strcmp(k, "whodata_wait_ms") == 0) {
+			rc = parse_num(v, true, 0, YW_WHODATA_MAX_WAIT_MS, &fc->whodata_wait_ms);
 		} else {
 			rc = YW_EINVAL;
 		}
@@ -1353,6 +1392,8 @@ static int fim_init(const struct yw_collector_env *env, const struct yw_collecto
 	fc->files_per_poll = YW_FIM_DEFAULT_FILES_PER_POLL;
 	fc->max_watches = YW_FIM_DEFAULT_MAX_WATCHES;
 	fc->algo = YW_FIM_SHA256;
+	fc->whodata_wait_ms = YW_WHODATA_DEFAULT_WAIT_MS;
+	fc->wd = env ? env->whodata : NULL;
 	yw_strbuf_init(&fc->out, YW_FIM_MAX_EVENT);
 	int64_t io_rate = YW_FIM_DEFAULT_IO_RATE, cpu_pct = YW_FIM_DEFAULT_CPU_PERCENT;
 	int rc = parse_opts(fc, opts, nopts, &io_rate, &cpu_pct);

@@ -1,13 +1,13 @@
-/* Network collector: scans /proc/net/{tcp,tcp6,udp,udp6} every interval and compares the
- * sockets with the previous scan. A new listening socket becomes a "network_listening" event,
- * a new connection this host initiated a Sigma network_connection event (network.initiated
- * "true"); accepted connections too when "inbound" is on. The owning process is found by
- * walking /proc/<pid>/fd for the new sockets' inodes only (bounded by YW_NET_MAX_FD_SCAN).
- * Connections that open and close between two scans are not seen: this is a sampler. */
+/* Network collector: enumerates sockets every interval and compares them with the previous
+ * scan. A new listening socket becomes a "network_listening" event, a new connection this
+ * host initiated a Sigma network_connection event (network.initiated "true"); accepted
+ * connections too when "inbound" is on. Sockets come from NETLINK_SOCK_DIAG (the kernel
+ * filters by state; network_diag.c), or from /proc/net/{tcp,tcp6,udp,udp6} when sock_diag is
+ * unavailable (chosen at init and logged). Owners are looked up for new sockets only
+ * (network_owner.c). Connections that open and close between two scans are not seen: this is
+ * a sampler. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,41 +15,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "network.h"
 #include "procfs.h"
 #include "yw_limits.h"
 #include "yiwang/collector.h"
 #include "yiwang/error.h"
+#include "yiwang/log.h"
 
 enum { K_LISTEN, K_OUT, K_IN };
-enum { P_TCP, P_UDP };
-
-struct sock {
-	uint64_t inode;
-	uint32_t uid;
-	pid_t pid; /* owner; 0 = not found */
-	uint16_t lport, rport;
-	uint8_t proto, kind, state;
-	bool v6;
-	uint8_t laddr[16], raddr[16];
-};
-
-struct want {
-	uint64_t inode;
-	size_t idx;
-};
+enum { P_TCP = YW_NET_TCP, P_UDP = YW_NET_UDP };
+enum backend { B_AUTO, B_DIAG, B_PROC };
 
 struct net_col {
 	int64_t interval_ms, next_ms;
 	bool listening, outbound, inbound, ignore_self;
-	bool scanned;   /* the first scan is the baseline: it reports nothing */
-	bool truncated; /* the last scan hit YW_NET_MAX_SOCKETS */
+	bool scanned; /* the first scan is the baseline: it reports nothing */
+	enum backend backend;
+	int diag; /* sock_diag socket, -1 = closed (reopened at the next scan) */
 	pid_t self;
 	uint64_t *prev; /* sorted inodes of the previous scan */
 	size_t nprev;
-	struct sock *cur; /* this scan */
-	size_t ncur, curcap;
-	struct sock *pend; /* new sockets to report; [pendpos, npend) not yet taken */
+	struct yw_net_table cur;  /* this scan */
+	struct yw_net_sock *pend; /* new sockets to report; [pendpos, npend) not yet taken */
 	size_t npend, pendpos, pendcap;
+	struct yw_net_owners *owners;
 	struct yw_strbuf out;
 	char *cmd;
 	struct yw_uid_cache users;
@@ -68,11 +57,6 @@ static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
-}
-
-static int cmp_want(const void *a, const void *b)
-{
-	return cmp_u64(&((const struct want *)a)->inode, &((const struct want *)b)->inode);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -101,7 +85,7 @@ static bool parse_addr(const char *h, size_t n, uint8_t out[16])
 }
 
 /* One line of /proc/net/{tcp,udp}[6]: "sl: local:port remote:port st ... uid timeout inode". */
-static bool parse_line(const char *line, uint8_t proto, bool v6, struct sock *s)
+static bool parse_line(const char *line, uint8_t proto, bool v6, struct yw_net_sock *s)
 {
 	char la[40], ra[40];
 	unsigned lp, rp, st, uid;
@@ -126,18 +110,18 @@ static bool parse_line(const char *line, uint8_t proto, bool v6, struct sock *s)
 }
 
 /* Keeps LISTEN (TCP 0A; UDP 07 = bound, no peer) and ESTABLISHED (01) sockets. */
-static bool interesting(const struct sock *s)
+static bool interesting(const struct yw_net_sock *s)
 {
 	if (!s->inode)
 		return false;
-	if (s->state == 0x01)
+	if (s->state == YW_NET_ESTABLISHED)
 		return true;
 	if (s->proto == P_TCP)
-		return s->state == 0x0A;
-	return s->state == 0x07 && s->rport == 0;
+		return s->state == YW_NET_LISTEN;
+	return s->state == YW_NET_CLOSE && s->rport == 0;
 }
 
-static void read_table(struct net_col *nc, const char *path, uint8_t proto, bool v6)
+static void read_table(struct yw_net_table *t, const char *path, uint8_t proto, bool v6)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -156,39 +140,28 @@ static void read_table(struct net_col *nc, const char *path, uint8_t proto, bool
 			first = false;
 			continue;
 		}
-		struct sock s;
+		struct yw_net_sock s;
 		if (!parse_line(line, proto, v6, &s) || !interesting(&s))
 			continue;
-		if (nc->ncur >= YW_NET_MAX_SOCKETS) {
-			nc->truncated = true;
-			break;
-		}
-		if (nc->ncur == nc->curcap) {
-			size_t cap = nc->curcap ? nc->curcap * 2 : 256;
-			struct sock *n = realloc(nc->cur, cap * sizeof(*n));
-			if (!n)
-				break; /* a partial scan: the rest are seen next time */
-			nc->cur = n;
-			nc->curcap = cap;
-		}
-		nc->cur[nc->ncur++] = s;
+		if (t->truncated || yw_net_table_add(t, &s))
+			break; /* a partial scan: the rest are seen next time */
 	}
 	fclose(f);
 }
 
 /* Connected sockets on a port that also listens were accepted (inbound); the rest initiated. */
-static void classify(struct net_col *nc)
+static void classify(struct yw_net_table *t)
 {
-	uint32_t *ports = malloc((nc->ncur ? nc->ncur : 1) * sizeof(*ports));
+	uint32_t *ports = malloc((t->n ? t->n : 1) * sizeof(*ports));
 	size_t np = 0;
-	for (size_t i = 0; ports && i < nc->ncur; i++)
-		if (nc->cur[i].state != 0x01)
-			ports[np++] = (uint32_t)nc->cur[i].proto << 16 | nc->cur[i].lport;
+	for (size_t i = 0; ports && i < t->n; i++)
+		if (t->v[i].state != YW_NET_ESTABLISHED)
+			ports[np++] = (uint32_t)t->v[i].proto << 16 | t->v[i].lport;
 	if (ports)
 		qsort(ports, np, sizeof(*ports), cmp_u32);
-	for (size_t i = 0; i < nc->ncur; i++) {
-		struct sock *s = &nc->cur[i];
-		if (s->state != 0x01) {
+	for (size_t i = 0; i < t->n; i++) {
+		struct yw_net_sock *s = &t->v[i];
+		if (s->state != YW_NET_ESTABLISHED) {
 			s->kind = K_LISTEN;
 			continue;
 		}
@@ -198,85 +171,61 @@ static void classify(struct net_col *nc)
 	free(ports);
 }
 
-static bool wanted(const struct net_col *nc, const struct sock *s)
+static bool wanted(const struct net_col *nc, const struct yw_net_sock *s)
 {
 	return (s->kind == K_LISTEN && nc->listening) || (s->kind == K_OUT && nc->outbound) ||
 	       (s->kind == K_IN && nc->inbound);
 }
 
-/* Finds the owner of each pending socket without one: one walk over /proc/<pid>/fd. */
-static void find_owners(struct net_col *nc)
+/* Fills nc->cur from sock_diag, or /proc/net when sock_diag is not used or just failed. */
+static void enumerate(struct net_col *nc)
 {
-	size_t n = nc->npend - nc->pendpos;
-	struct want *w = malloc((n ? n : 1) * sizeof(*w));
-	if (!w)
-		return; /* reported without owner */
-	size_t nw = 0;
-	for (size_t i = nc->pendpos; i < nc->npend; i++)
-		if (!nc->pend[i].pid)
-			w[nw++] = (struct want){nc->pend[i].inode, i};
-	qsort(w, nw, sizeof(*w), cmp_want);
-	DIR *d = nw ? opendir("/proc") : NULL;
-	size_t examined = 0, found = 0;
-	struct dirent *de;
-	while (d && found < nw && examined < YW_NET_MAX_FD_SCAN && (de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
-		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			continue; /* exited, or not ours to read */
-		DIR *fd = fdopendir(dfd);
-		if (!fd) {
-			close(dfd);
-			continue;
+	struct yw_net_table *t = &nc->cur;
+	t->n = 0;
+	t->truncated = false;
+	if (nc->backend == B_DIAG) {
+		int err_no = 0;
+		if (nc->diag < 0)
+			nc->diag = yw_net_diag_open(&err_no);
+		int rc = nc->diag >= 0 ? yw_net_diag_scan(nc->diag, t) : nc->diag;
+		if (rc == 0) {
+			size_t k = 0; /* the kernel filtered by state; UDP also needs "no peer" */
+			for (size_t i = 0; i < t->n; i++)
+				if (interesting(&t->v[i]))
+					t->v[k++] = t->v[i];
+			t->n = k;
+			return;
 		}
-		struct dirent *fe;
-		while (found < nw && examined < YW_NET_MAX_FD_SCAN && (fe = readdir(fd))) {
-			char link[64];
-			if (fe->d_name[0] == '.')
-				continue;
-			examined++;
-			ssize_t l = readlinkat(dfd, fe->d_name, link, sizeof(link) - 1);
-			if (l < 9 || memcmp(link, "socket:[", 8) != 0)
-				continue;
-			link[l] = 0;
-			struct want key = {.inode = strtoull(link + 8, NULL, 10)};
-			struct want *hit = bsearch(&key, w, nw, sizeof(*w), cmp_want);
-			if (hit && !nc->pend[hit->idx].pid) {
-				nc->pend[hit->idx].pid = (pid_t)pid;
-				found++;
-			}
-		}
-		closedir(fd);
+		/* a dump may be half read: a fresh socket next time, /proc/net this time */
+		yw_logf(YW_LOG_WARNING, "network: sock_diag scan failed (%s): /proc/net this time",
+		        yw_strerror(rc));
+		if (nc->diag >= 0)
+			close(nc->diag);
+		nc->diag = -1;
+		t->n = 0;
+		t->truncated = false;
 	}
-	if (d)
-		closedir(d);
-	free(w);
+	read_table(t, "/proc/net/tcp", P_TCP, false);
+	read_table(t, "/proc/net/tcp6", P_TCP, true);
+	read_table(t, "/proc/net/udp", P_UDP, false);
+	read_table(t, "/proc/net/udp6", P_UDP, true);
 }
 
 static void scan(struct net_col *nc)
 {
-	nc->ncur = 0;
-	nc->truncated = false;
-	read_table(nc, "/proc/net/tcp", P_TCP, false);
-	read_table(nc, "/proc/net/tcp6", P_TCP, true);
-	read_table(nc, "/proc/net/udp", P_UDP, false);
-	read_table(nc, "/proc/net/udp6", P_UDP, true);
-	classify(nc);
+	enumerate(nc);
+	struct yw_net_table *t = &nc->cur;
+	classify(t);
 
 	nc->npend = nc->pendpos = 0;
-	for (size_t i = 0; nc->scanned && i < nc->ncur; i++) {
-		const struct sock *s = &nc->cur[i];
+	for (size_t i = 0; nc->scanned && i < t->n; i++) {
+		const struct yw_net_sock *s = &t->v[i];
 		if (!wanted(nc, s) ||
 		    bsearch(&s->inode, nc->prev, nc->nprev, sizeof(uint64_t), cmp_u64))
 			continue;
 		if (nc->npend == nc->pendcap) {
 			size_t cap = nc->pendcap ? nc->pendcap * 2 : 64;
-			struct sock *p = realloc(nc->pend, cap * sizeof(*p));
+			struct yw_net_sock *p = realloc(nc->pend, cap * sizeof(*p));
 			if (!p)
 				break;
 			nc->pend = p;
@@ -284,21 +233,21 @@ static void scan(struct net_col *nc)
 		}
 		nc->pend[nc->npend++] = *s;
 	}
-	uint64_t *prev = realloc(nc->prev, (nc->ncur ? nc->ncur : 1) * sizeof(uint64_t));
+	uint64_t *prev = realloc(nc->prev, (t->n ? t->n : 1) * sizeof(uint64_t));
 	if (prev) {
-		for (size_t i = 0; i < nc->ncur; i++)
-			prev[i] = nc->cur[i].inode;
-		qsort(prev, nc->ncur, sizeof(uint64_t), cmp_u64);
+		for (size_t i = 0; i < t->n; i++)
+			prev[i] = t->v[i].inode;
+		qsort(prev, t->n, sizeof(uint64_t), cmp_u64);
 		nc->prev = prev;
-		nc->nprev = nc->ncur;
+		nc->nprev = t->n;
 	}
 	nc->scanned = true;
 	if (nc->npend)
-		find_owners(nc);
+		yw_net_owners_find(nc->owners, nc->pend, nc->npend);
 }
 
 /* An address as text; an IPv4-mapped IPv6 address as IPv4 (what rules expect). */
-static bool addr_text(const struct sock *s, const uint8_t a[16], char *buf)
+static bool addr_text(const struct yw_net_sock *s, const uint8_t a[16], char *buf)
 {
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	if (!s->v6)
@@ -309,7 +258,7 @@ static bool addr_text(const struct sock *s, const uint8_t a[16], char *buf)
 	return true;
 }
 
-static int build(struct net_col *nc, const struct sock *s, int64_t wall_ns)
+static int build(struct net_col *nc, const struct yw_net_sock *s, int64_t wall_ns)
 {
 	struct yw_strbuf *o = &nc->out;
 	char la[INET6_ADDRSTRLEN], ra[INET6_ADDRSTRLEN], uid[16];
@@ -358,13 +307,13 @@ static int build(struct net_col *nc, const struct sock *s, int64_t wall_ns)
 	bool gone = !s->pid;
 	if (!rc && s->pid)
 		rc = yw_procfs_put_process(o, "process", s->pid, nc->cmd, CMD_CAP, &gone);
-	if (!rc && (gone || nc->truncated)) {
+	if (!rc && (gone || nc->cur.truncated)) {
 		rc = yw_strbuf_puts(o, ",\"yiwang.anomaly\":[");
 		if (!rc && gone)
 			rc =
 			    yw_strbuf_puts(o, "\"network: owning process not found (exited, or its "
 			                      "/proc not readable)\"");
-		if (!rc && nc->truncated)
+		if (!rc && nc->cur.truncated)
 			rc = yw_strbuf_printf(o, "%s\"network: more than %d sockets, scan cut\"",
 			                      gone ? "," : "", YW_NET_MAX_SOCKETS);
 		if (!rc)
@@ -387,7 +336,7 @@ static int net_poll(void *state, yw_record_sink sink, void *ud)
 	int taken = 0;
 	int64_t wall = clock_ms(CLOCK_REALTIME) * 1000000;
 	while (nc->pendpos < nc->npend && taken < YW_NET_POLL_EVENTS) {
-		const struct sock *s = &nc->pend[nc->pendpos];
+		const struct yw_net_sock *s = &nc->pend[nc->pendpos];
 		if (nc->ignore_self && s->pid == nc->self) {
 			nc->pendpos++;
 			continue;
@@ -434,7 +383,10 @@ static void net_exit(void *state)
 	if (!nc)
 		return;
 	free(nc->prev);
-	free(nc->cur);
+	free(nc->cur.v);
+	if (nc->diag >= 0)
+		close(nc->diag);
+	yw_net_owners_free(nc->owners);
 	free(nc->pend);
 	free(nc->cmd);
 	yw_strbuf_free(&nc->out);
@@ -463,6 +415,7 @@ static int net_init(const struct yw_collector_env *env, const struct yw_collecto
 	nc->interval_ms = YW_NET_DEFAULT_INTERVAL_MS;
 	nc->listening = nc->outbound = nc->ignore_self = true;
 	nc->self = getpid();
+	nc->diag = -1;
 	yw_strbuf_init(&nc->out, YW_MAX_RECORD_DATA);
 	int rc = YW_EINVAL;
 	for (size_t i = 0; i < nopts; i++) {
@@ -488,13 +441,41 @@ static int net_init(const struct yw_collector_env *env, const struct yw_collecto
 		} else if (strcmp(k, "ignore_self") == 0) {
 			if (parse_onoff(v, &nc->ignore_self))
 				goto fail;
+		} else if (strcmp(k, "backend") == 0) {
+			if (strcmp(v, "auto") == 0)
+				nc->backend = B_AUTO;
+			else if (strcmp(v, "sock_diag") == 0)
+				nc->backend = B_DIAG;
+			else if (strcmp(v, "procfs") == 0)
+				nc->backend = B_PROC;
+			else
+				goto fail;
 		} else {
 			goto fail;
 		}
 	}
 	rc = YW_ENOMEM;
-	if (!(nc->cmd = malloc(CMD_CAP)))
+	if (!(nc->cmd = malloc(CMD_CAP)) || !(nc->owners = yw_net_owners_new()))
 		goto fail;
+	if (nc->backend != B_PROC) {
+		int err_no = 0;
+		nc->diag = yw_net_diag_open(&err_no);
+		if (nc->diag < 0 && nc->backend == B_DIAG) {
+			yw_logf(YW_LOG_ERROR, "network: sock_diag unavailable: %s",
+			        strerror(err_no));
+			rc = YW_EUNSUP;
+			goto fail;
+		}
+		if (nc->diag < 0)
+			yw_logf(YW_LOG_WARNING,
+			        "network: sock_diag unavailable (%s): reading /proc/net instead",
+			        strerror(err_no));
+		nc->backend = nc->diag >= 0 ? B_DIAG : B_PROC;
+	}
+	if (nc->backend == B_DIAG)
+		yw_logf(YW_LOG_INFO, "network: sockets enumerated with netlink sock_diag");
+	else
+		yw_logf(YW_LOG_INFO, "network: sockets enumerated from /proc/net");
 	*state = nc;
 	return 0;
 fail:

@@ -15,6 +15,8 @@
 #include "auth.h"
 #include "http.h"
 #include "http_int.h"
+#include "ratelimit.h"
+#include "server/live.h"
 #include "server/server.h"
 #include "yiwang/error.h"
 #include "yw_limits.h"
@@ -76,7 +78,7 @@ int yw_http_sep(struct list *l)
 	return l->n++ ? yw_strbuf_putc(l->b, ',') : 0;
 }
 
-static int agent_row(void *ud, const struct yw_store_agent *a)
+int yw_http_agent_row(void *ud, const struct yw_store_agent *a)
 {
 	struct list *l = ud;
 	struct yw_strbuf *b = l->b;
@@ -101,8 +103,9 @@ static int agent_row(void *ud, const struct yw_store_agent *a)
 static int alert_row(void *ud, const struct yw_store_alert_row *a)
 {
 	struct list *l = ud;
+	if (!l->scanned++)
+		l->first_id = a->id;
 	l->last_id = a->id;
-	l->scanned++;
 	if (l->status && strcmp(l->status, a->status ? a->status : ""))
 		return 0;
 	int rc = yw_http_sep(l);
@@ -140,7 +143,7 @@ int yw_http_alert_json(struct yw_server *s, struct yw_strbuf *b, const struct yw
 	return rc;
 }
 
-static int incident_row(void *ud, const struct yw_store_incident *i)
+int yw_http_incident_row(void *ud, const struct yw_store_incident *i)
 {
 	struct list *l = ud;
 	if (l->n >= l->max)
@@ -159,7 +162,7 @@ static int incident_row(void *ud, const struct yw_store_incident *i)
 	return rc ? rc : yw_strbuf_putc(b, '}');
 }
 
-static int risk_row(void *ud, const struct yw_store_risk_row *r)
+int yw_http_risk_row(void *ud, const struct yw_store_risk_row *r)
 {
 	struct list *l = ud;
 	struct yw_strbuf *b = l->b;
@@ -292,7 +295,7 @@ static int get_agents(struct yw_http *h, struct MHD_Connection *c, struct resp *
 {
 	struct list l = {.b = &r->b};
 	int rc = yw_http_list_open(r);
-	rc = rc ? rc : yw_store_agent_list(h->s->store, agent_row, &l);
+	rc = rc ? rc : yw_store_agent_list(h->s->store, yw_http_agent_row, &l);
 	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
 	return rc ? yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc)) : 0;
 }
@@ -300,14 +303,18 @@ static int get_agents(struct yw_http *h, struct MHD_Connection *c, struct resp *
 static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 {
 	struct yw_store_alert_query q = {0};
-	long long since = 0, after = 0, limit = 100, newest = 0;
+	long long since = 0, after = 0, before = 0, limit = 100, newest = 0;
 	if (yw_http_q_int(c, "since", 0, INT64_MAX, &since) < 0 ||
 	    yw_http_q_int(c, "after_id", 0, INT64_MAX, &after) < 0 ||
+	    yw_http_q_int(c, "before_id", 1, INT64_MAX, &before) < 0 ||
 	    yw_http_q_int(c, "limit", 1, YW_HTTP_MAX_PAGE, &limit) < 0 ||
 	    yw_http_q_int(c, "newest", 0, 1, &newest) < 0)
-		return yw_http_error(
-		    r, MHD_HTTP_BAD_REQUEST,
-		    "since, after_id: integers >= 0; limit: 1..1000; newest: 0 or 1");
+		return yw_http_error(r, MHD_HTTP_BAD_REQUEST,
+		                     "since, after_id: integers >= 0; before_id: integer >= 1; "
+		                     "limit: 1..1000; newest: 0 or 1");
+	/* Paging back from the newest: before_id implies the newest rows below it. */
+	if (before)
+		newest = 1;
 	const char *level = yw_http_q_str(c, "level"), *status = yw_http_q_str(c, "status");
 	if (level && (q.min_level = yw_level_parse(level)) < 0)
 		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "unknown level");
@@ -327,6 +334,7 @@ static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *
 	q.after_id = after;
 	q.limit = (size_t)limit;
 	q.newest = (int)newest;
+	q.before_id = before;
 	q.agent_id = yw_http_q_str(c, "agent");
 	int rc = yw_http_list_open(r);
 	rc = rc ? rc : yw_store_alerts(h->s->store, &q, alert_row, &l);
@@ -334,9 +342,13 @@ static int get_alerts(struct yw_http *h, struct MHD_Connection *c, struct resp *
 		return yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc));
 	/* A full page means there may be more: the next starts after the last id scanned (with
 	 * a status filter a page can hold fewer than limit rows). */
+	if (newest && l.scanned == (size_t)limit)
+		return yw_strbuf_printf(&r->b, "],\"next_after_id\":null,\"next_before_id\":%lld}",
+		                        (long long)l.first_id);
 	if (!newest && l.scanned == (size_t)limit)
-		return yw_strbuf_printf(&r->b, "],\"next_after_id\":%lld}", (long long)l.last_id);
-	return yw_strbuf_puts(&r->b, "],\"next_after_id\":null}");
+		return yw_strbuf_printf(&r->b, "],\"next_after_id\":%lld,\"next_before_id\":null}",
+		                        (long long)l.last_id);
+	return yw_strbuf_puts(&r->b, "],\"next_after_id\":null,\"next_before_id\":null}");
 }
 
 static int get_incidents(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
@@ -347,7 +359,7 @@ static int get_incidents(struct yw_http *h, struct MHD_Connection *c, struct res
 		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "open: 0 or 1; limit: 1..1000");
 	struct list l = {.b = &r->b, .max = (size_t)limit};
 	int rc = yw_http_list_open(r);
-	rc = rc ? rc : yw_store_incidents(h->s->store, (int)open, incident_row, &l);
+	rc = rc ? rc : yw_store_incidents(h->s->store, (int)open, yw_http_incident_row, &l);
 	if (rc == 1)
 		rc = 0;
 	rc = rc ? rc : yw_strbuf_puts(&r->b, "]}");
@@ -360,7 +372,7 @@ static int get_risk(struct yw_http *h, struct MHD_Connection *c, struct resp *r)
 	double fleet = 0;
 	int rc = yw_http_list_open(r);
 	rc = rc ? rc
-	        : yw_store_risk(h->s->store, yw_wall_ns(), yw_http_q_str(c, "agent"), risk_row, &l,
+	        : yw_store_risk(h->s->store, yw_wall_ns(), yw_http_q_str(c, "agent"), yw_http_risk_row, &l,
 	                        &fleet);
 	rc = rc ? rc : yw_strbuf_printf(&r->b, "],\"fleet\":%.1f}", fleet);
 	return rc ? yw_http_error(r, yw_http_store_status(rc), yw_store_strerror(rc)) : 0;
@@ -505,8 +517,7 @@ const char *yw_http_j_str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-static int post_alert_status(struct yw_http *h, const struct who *w, int64_t id, struct req *q,
-                             struct resp *r)
+int yw_http_alert_action(const char *status)
 {
 	/* The target status, as the alert rows name it, maps onto the store's actions. */
 	static const struct {
@@ -515,14 +526,20 @@ static int post_alert_status(struct yw_http *h, const struct who *w, int64_t id,
 	           {"resolved", "resolve"},
 	           {"false_positive", "false_positive"},
 	           {"new", "reopen"}};
+	for (size_t i = 0; status && i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(status, map[i].status))
+			return yw_alert_action_parse(map[i].action);
+	return YW_EINVAL;
+}
+
+static int post_alert_status(struct yw_http *h, const struct who *w, int64_t id, struct req *q,
+                             struct resp *r)
+{
 	json_t *j = yw_http_body_object(q);
 	if (!j)
 		return yw_http_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
 	const char *status = yw_http_j_str(j, "status"), *comment = yw_http_j_str(j, "comment");
-	int action = YW_EINVAL;
-	for (size_t i = 0; status && i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcmp(status, map[i].status))
-			action = yw_alert_action_parse(map[i].action);
+	int action = yw_http_alert_action(status);
 	int rc;
 	if (action < 0) {
 		rc = yw_http_error(r, MHD_HTTP_BAD_REQUEST,
@@ -642,11 +659,18 @@ static int inventory_path(const char *p, char *id, size_t idsz)
 }
 
 /* Endpoint families in their own files (http_int.h). */
-static const yw_http_router routers[] = {};
+static const yw_http_router routers[] = {
+    yw_http_route_situation,
+    yw_http_route_detail,
+    yw_http_route_stream,
+    NULL,
+};
 
 /* Paths outside /api/v1 (the pages, /metrics): called with the whole path and w NULL, before
  * any authentication; each checks what it needs itself. */
 static const yw_http_router outside[] = {
+    yw_http_route_static,
+    yw_http_route_metrics,
     NULL,
 };
 
@@ -751,19 +775,37 @@ static void client_address(struct MHD_Connection *c, char *out, size_t n)
 	getnameinfo(ci->client_addr, len, out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
 }
 
+/* The API's header unless the handler set its own of that name (r->hdr). */
+static void default_header(struct MHD_Response *m, const struct resp *r, const char *k,
+                           const char *v)
+{
+	for (size_t i = 0; i < YW_HTTP_RESP_HEADERS && r->hdr[i][0]; i++)
+		if (!strcasecmp(r->hdr[i][0], k))
+			return;
+	MHD_add_response_header(m, k, v);
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *r)
 {
-	struct MHD_Response *m = MHD_create_response_from_buffer(
-	    r->b.len, r->b.data ? r->b.data : "", MHD_RESPMEM_MUST_COPY);
+	/* Page bodies are static data: served in place. */
+	struct MHD_Response *m =
+	    r->mhd                    ? r->mhd
+	    : r->fixed && r->b.len == 0
+	        ? MHD_create_response_from_buffer(r->fixed_len, (void *)r->fixed,
+	                                          MHD_RESPMEM_PERSISTENT)
+	        : MHD_create_response_from_buffer(r->b.len, r->b.data ? r->b.data : "",
+	                                          MHD_RESPMEM_MUST_COPY);
 	if (!m)
 		return MHD_NO;
+	for (size_t i = 0; i < YW_HTTP_RESP_HEADERS && r->hdr[i][0]; i++)
+		MHD_add_response_header(m, r->hdr[i][0], r->hdr[i][1]);
 	MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                        r->content_type ? r->content_type
 	                                        : "application/json; charset=utf-8");
 	MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	default_header(m, r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(m, "X-Frame-Options", "DENY");
-	MHD_add_response_header(m, "Content-Security-Policy", "default-src 'none'");
+	default_header(m, r, "Content-Security-Policy", "default-src 'none'");
 	if (r->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(m, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (r->retry_after > 0) {
@@ -804,12 +846,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct resp r = {.status = MHD_HTTP_OK};
 	yw_strbuf_init(&r.b, 0);
 	int rc = 0;
-	if (q->too_big)
+	/* The API's rate limit (ratelimit.h) before any work, the login's hashing included. */
+	int wait = h->rl && !strncmp(url, "/api/", 5)
+	               ? yw_ratelimit_take(h->rl, addr, yw_mono_ms() * 1000000)
+	               : 0;
+	if (q->too_big) {
 		rc = yw_http_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-	else
+	} else if (wait) {
+		r.retry_after = wait;
+		rc = yw_http_error(&r, MHD_HTTP_TOO_MANY_REQUESTS,
+		                   "too many requests from this address; retry later");
+	} else {
 		rc = route(h, c, url, method, addr, q, &r, user, sizeof(user));
+	}
 	if (rc)
 		yw_http_error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc));
+	yw_live_http_count(yw_live_counters(h->s->live), r.status);
 	/* Every request that may change something is recorded, refused ones included. */
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		int arc = yw_auth_audit(h->auth, yw_wall_ns(), user, addr, method, url, r.status);
@@ -949,11 +1001,16 @@ int yw_http_start(struct yw_server *s)
 		if (rc)
 			yw_logf(YW_LOG_ERROR, "http: %s: %s", path, yw_strerror(rc));
 	}
+	if (rc == 0 && s->cfg.http_rate_limit > 0 &&
+	    (rc = yw_ratelimit_new((double)s->cfg.http_rate_limit, (double)s->cfg.http_rate_burst,
+	                           &h->rl)))
+		yw_logf(YW_LOG_ERROR, "http.rate_limit: %s", yw_strerror(rc));
 	if (rc == 0 && (rc = yw_auth_open(s->cfg.data_dir, &h->auth)))
 		yw_logf(YW_LOG_ERROR, "http: %s/api.db: %s", s->cfg.data_dir, yw_strerror(rc));
 	if (rc == 0) {
 		unsigned flags =
-		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG;
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
+		    MHD_ALLOW_SUSPEND_RESUME; /* stream.c parks idle streams */
 		if (h->addr.ss_family == AF_INET6)
 			flags |= MHD_USE_IPv6;
 		if (tls)
@@ -995,9 +1052,11 @@ void yw_http_stop(struct yw_server *s)
 	struct yw_http *h = s->http;
 	if (!h)
 		return;
+	yw_http_stream_close(h);
 	if (h->d)
 		MHD_stop_daemon(h->d);
 	yw_auth_close(h->auth);
+	yw_ratelimit_free(h->rl);
 	if (h->key)
 		OPENSSL_cleanse(h->key, h->keylen);
 	free(h->key);

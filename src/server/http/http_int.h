@@ -22,6 +22,7 @@ struct yw_http {
 	char *cert, *key; /* PEM, kept for the daemon's life */
 	size_t keylen;
 	struct sockaddr_storage addr;
+	struct yw_ratelimit *rl; /* ratelimit.h: per-address limit of /api requests; NULL = off */
 };
 
 /* One request: its body, gathered over the calls MHD makes. */
@@ -36,6 +37,14 @@ struct resp {
 	struct yw_strbuf b;
 	int retry_after;          /* seconds; 0 = no header */
 	const char *content_type; /* static text; NULL = JSON */
+	/* For pages (static.c): a body served in place (static data, not copied) instead of b,
+	 * and headers (static text) that replace the API's of the same name. */
+	const void *fixed;
+	size_t fixed_len;
+	const char *hdr[YW_HTTP_RESP_HEADERS][2];
+	/* A handler's own MHD response (the live stream), queued instead of b; send_resp takes
+	 * it over. */
+	struct MHD_Response *mhd;
 };
 
 /* The authenticated caller. */
@@ -50,6 +59,7 @@ struct list {
 	struct yw_strbuf *b;
 	size_t n, max;
 	const char *status; /* alerts: keep only this status */
+	int64_t first_id;   /* alerts: the first id scanned */
 	int64_t last_id;    /* alerts: the last id scanned */
 	size_t scanned;     /* alerts: rows scanned */
 };
@@ -77,6 +87,16 @@ json_t *yw_http_body_object(struct req *q);
 const char *yw_http_j_str(json_t *o, const char *k);
 
 struct yw_store_alert_row;
+struct yw_store_agent;
+struct yw_store_incident;
+struct yw_store_risk_row;
+/* Row writers of http.c's lists (ud: a struct list; each writes one closed JSON object). */
+int yw_http_agent_row(void *ud, const struct yw_store_agent *a);
+int yw_http_incident_row(void *ud, const struct yw_store_incident *i); /* stops at l->max */
+int yw_http_risk_row(void *ud, const struct yw_store_risk_row *r);
+/* The store action (enum yw_alert_action) that takes an alert to status ("acknowledged",
+ * "resolved", "false_positive", "new"), or YW_EINVAL. */
+int yw_http_alert_action(const char *status);
 /* An alert as the API shows it (docs/api.md): its fields, its solution, its evidence. */
 int yw_http_alert_json(struct yw_server *s, struct yw_strbuf *b,
                        const struct yw_store_alert_row *a);
@@ -88,5 +108,31 @@ int yw_http_alert_json(struct yw_server *s, struct yw_strbuf *b,
 typedef int (*yw_http_router)(struct yw_http *h, struct MHD_Connection *c, const char *path,
                               const char *method, const struct who *w, struct req *q,
                               struct resp *r);
+
+/* static.c: the web pages, GET / and /ui/<file> (docs/dashboard.md); an outside router. */
+int yw_http_route_static(struct yw_http *h, struct MHD_Connection *c, const char *path,
+                         const char *method, const struct who *w, struct req *q, struct resp *r);
+
+/* api_detail.c: one alert, incident and agent, a terminal's baseline, file changes and
+ * timeline, bulk triage, enrolment tokens, response actions (docs/api.md). */
+int yw_http_route_detail(struct yw_http *h, struct MHD_Connection *c, const char *path,
+                         const char *method, const struct who *w, struct req *q, struct resp *r);
+
+/* api_situation.c: the big screen, GET /situation and GET /rules/hits (docs/api.md). */
+int yw_http_route_situation(struct yw_http *h, struct MHD_Connection *c, const char *path,
+                            const char *method, const struct who *w, struct req *q,
+                            struct resp *r);
+
+/* stream.c: GET /api/v1/stream, the live Server-Sent Events (docs/api.md "Live stream"). */
+int yw_http_route_stream(struct yw_http *h, struct MHD_Connection *c, const char *path,
+                         const char *method, const struct who *w, struct req *q, struct resp *r);
+/* Ends the open streams (yw_http_stop calls it before stopping the daemon, which must not have
+ * suspended connections). */
+void yw_http_stream_close(struct yw_http *h);
+
+/* metrics.c: GET /metrics (Prometheus), an outside router (docs/api.md "Metrics"). */
+int yw_http_route_metrics(struct yw_http *h, struct MHD_Connection *c, const char *path,
+                          const char *method, const struct who *w, struct req *q,
+                          struct resp *r);
 
 #endif
