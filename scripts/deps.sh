@@ -11,6 +11,9 @@ pkgs=(
 )
 missing=()
 for p in "${pkgs[@]}"; do
+  # Node.js from elsewhere (e.g. NodeSource, whose nodejs carries npm and conflicts with
+  # Debian's npm package) serves as well: what matters is the commands.
+  case $p in nodejs) command -v node >/dev/null && continue ;; npm) command -v npm >/dev/null && continue ;; esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

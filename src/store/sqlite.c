@@ -182,27 +182,32 @@ static const char *const migrations[YW_STORE_SCHEMA_VERSION] = {
     " WHERE true GROUP BY rule_id;"
     "INSERT INTO tactic_rollup (hour, tactic, n)"
     " SELECT hour, tactic, sum(n) FROM (SELECT DISTINCT o.id, o.part, o.hour, o.n,"
-    " " SIT_TAG_TACTIC("j.value") " AS tactic FROM"
-    " (SELECT id, 0 AS part, created_at / 3600000000000 AS hour, 1 AS n, tags FROM alerts"
-    " UNION ALL SELECT id, 1, last_seen / 3600000000000, count - 1, tags FROM alerts"
-    " WHERE count > 1) o,"
-    " json_each(CASE WHEN json_valid(o.tags) THEN o.tags ELSE '[]' END) j"
-    " WHERE j.type = 'text' AND j.value LIKE 'attack.%')"
-    " WHERE tactic IN " SIT_TACTICS " GROUP BY hour, tactic;"
-    /* The open alerts, counted by triggers so that every writer keeps the count. */
-    "CREATE TABLE alert_open (k INTEGER PRIMARY KEY CHECK (k = 0), n INTEGER NOT NULL);"
-    "INSERT INTO alert_open (k, n) SELECT 0, count(*) FROM alerts"
-    " WHERE status IN ('new', 'acknowledged');"
-    "CREATE TRIGGER alert_open_insert AFTER INSERT ON alerts"
-    " WHEN new.status IN ('new', 'acknowledged')"
-    " BEGIN UPDATE alert_open SET n = n + 1 WHERE k = 0; END;"
-    "CREATE TRIGGER alert_open_delete AFTER DELETE ON alerts"
-    " WHEN old.status IN ('new', 'acknowledged')"
-    " BEGIN UPDATE alert_open SET n = n - 1 WHERE k = 0; END;"
-    "CREATE TRIGGER alert_open_update AFTER UPDATE OF status ON alerts"
-    " WHEN (old.status IN ('new', 'acknowledged')) != (new.status IN ('new', 'acknowledged'))"
-    " BEGIN UPDATE alert_open SET n = n + CASE WHEN new.status IN ('new', 'acknowledged')"
-    " THEN 1 ELSE -1 END WHERE k = 0; END;",
+    " " SIT_TAG_TACTIC(
+        "j.value") " AS tactic FROM"
+                   " (SELECT id, 0 AS part, created_at / 3600000000000 AS hour, 1 AS n, tags FROM "
+                   "alerts"
+                   " UNION ALL SELECT id, 1, last_seen / 3600000000000, count - 1, tags FROM alerts"
+                   " WHERE count > 1) o,"
+                   " json_each(CASE WHEN json_valid(o.tags) THEN o.tags ELSE '[]' END) j"
+                   " WHERE j.type = 'text' AND j.value LIKE 'attack.%')"
+                   " WHERE tactic IN " SIT_TACTICS " GROUP BY hour, tactic;"
+                   /* The open alerts, counted by triggers so that every writer keeps the count. */
+                   "CREATE TABLE alert_open (k INTEGER PRIMARY KEY CHECK (k = 0), n INTEGER NOT "
+                   "NULL);"
+                   "INSERT INTO alert_open (k, n) SELECT 0, count(*) FROM alerts"
+                   " WHERE status IN ('new', 'acknowledged');"
+                   "CREATE TRIGGER alert_open_insert AFTER INSERT ON alerts"
+                   " WHEN new.status IN ('new', 'acknowledged')"
+                   " BEGIN UPDATE alert_open SET n = n + 1 WHERE k = 0; END;"
+                   "CREATE TRIGGER alert_open_delete AFTER DELETE ON alerts"
+                   " WHEN old.status IN ('new', 'acknowledged')"
+                   " BEGIN UPDATE alert_open SET n = n - 1 WHERE k = 0; END;"
+                   "CREATE TRIGGER alert_open_update AFTER UPDATE OF status ON alerts"
+                   " WHEN (old.status IN ('new', 'acknowledged')) != (new.status IN ('new', "
+                   "'acknowledged'))"
+                   " BEGIN UPDATE alert_open SET n = n + CASE WHEN new.status IN ('new', "
+                   "'acknowledged')"
+                   " THEN 1 ELSE -1 END WHERE k = 0; END;",
 };
 
 #define AGENT_COLS                                                                                 \
@@ -1023,9 +1028,38 @@ static sqlite3_stmt *alert_stmt(struct sqlite_store *s, int mask, int *err)
 	         mask & Q_SINCE ? " AND a.created_at >= ?2" : "",
 	         mask & Q_LEVEL ? " AND a.level >= ?3" : "", mask & Q_AGENT ? " AND g.id = ?4" : "",
 	         mask & Q_OPEN ? " AND a.status IN ('new', 'acknowledged')" : "",
-	         mask & Q_BEFORE ? " AND a.id < ?6" : "", mask & Q_NEWEST ? "DESC" : "ASC", mask & Q_NEWEST ? ") ORDER BY id ASC" : "");
+	         mask & Q_BEFORE ? " AND a.id < ?6" : "", mask & Q_NEWEST ? "DESC" : "ASC",
+	         mask & Q_NEWEST ? ") ORDER BY id ASC" : "");
 	*err = prepare(s->r, sql, &s->alert_q[mask]);
 	return *err ? NULL : s->alert_q[mask];
+}
+
+void yw_sqlite_alert_row(sqlite3_stmt *q, struct yw_store_alert_row *a)
+{
+	*a = (struct yw_store_alert_row){
+	    .id = sqlite3_column_int64(q, 0),
+	    .agent_id = col_text(q, 1),
+	    .agent_name = col_text(q, 2),
+	    .seq = (uint64_t)sqlite3_column_int64(q, 3),
+	    .rule_id = col_text(q, 4),
+	    .title = col_text(q, 5),
+	    .level = sqlite3_column_int(q, 6),
+	    .tags = col_text(q, 7),
+	    .event_ts = sqlite3_column_int64(q, 8),
+	    .created_at = sqlite3_column_int64(q, 9),
+	    .event = (const char *)sqlite3_column_text(q, 10),
+	    .status = col_text(q, 11),
+	    .dedup_key = col_text(q, 12),
+	    .count = (uint64_t)sqlite3_column_int64(q, 13),
+	    .first_seen = sqlite3_column_int64(q, 14),
+	    .last_seen = sqlite3_column_int64(q, 15),
+	    .ack_by = col_text(q, 16),
+	    .ack_at = sqlite3_column_int64(q, 17),
+	    .ack_comment = col_text(q, 18),
+	    .closed_by = col_text(q, 19),
+	    .closed_at = sqlite3_column_int64(q, 20),
+	    .closed_comment = col_text(q, 21),
+	};
 }
 
 static int sqlite_alerts(struct yw_store *st, const struct yw_store_alert_query *f,
@@ -1048,30 +1082,8 @@ static int sqlite_alerts(struct yw_store *st, const struct yw_store_alert_query 
 	sqlite3_bind_int64(q, 5, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
 	sqlite3_bind_int64(q, 6, f->before_id);
 	while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct yw_store_alert_row a = {
-		    .id = sqlite3_column_int64(q, 0),
-		    .agent_id = col_text(q, 1),
-		    .agent_name = col_text(q, 2),
-		    .seq = (uint64_t)sqlite3_column_int64(q, 3),
-		    .rule_id = col_text(q, 4),
-		    .title = col_text(q, 5),
-		    .level = sqlite3_column_int(q, 6),
-		    .tags = col_text(q, 7),
-		    .event_ts = sqlite3_column_int64(q, 8),
-		    .created_at = sqlite3_column_int64(q, 9),
-		    .event = (const char *)sqlite3_column_text(q, 10),
-		    .status = col_text(q, 11),
-		    .dedup_key = col_text(q, 12),
-		    .count = (uint64_t)sqlite3_column_int64(q, 13),
-		    .first_seen = sqlite3_column_int64(q, 14),
-		    .last_seen = sqlite3_column_int64(q, 15),
-		    .ack_by = col_text(q, 16),
-		    .ack_at = sqlite3_column_int64(q, 17),
-		    .ack_comment = col_text(q, 18),
-		    .closed_by = col_text(q, 19),
-		    .closed_at = sqlite3_column_int64(q, 20),
-		    .closed_comment = col_text(q, 21),
-		};
+		struct yw_store_alert_row a;
+		yw_sqlite_alert_row(q, &a);
 		err = cb(ctx, &a);
 	}
 	if (err == 0 && rc != SQLITE_DONE)

@@ -93,7 +93,7 @@ struct sqlite_store {
 	/* Under wlock. */
 	struct supp *supps;
 	size_t nsupps;
-	int supps_stale; /* reload before the next ingest */
+	int supps_stale;                 /* reload before the next ingest */
 	struct yw_sqlite_situation *sit; /* sqlite_situation.c's statements */
 };
 
@@ -140,6 +140,14 @@ static inline const char *col_text(sqlite3_stmt *s, int i)
 	const unsigned char *v = sqlite3_column_text(s, i);
 	return v ? (const char *)v : "";
 }
+
+/* A row of the alert queries' column list (id, agent id, agent name, seq, rule_id, title,
+ * level, tags, event_ts, created_at, event, status, dedup_key, count, first_seen, last_seen,
+ * ack_by, ack_at, ack_comment, closed_by, closed_at, closed_comment); strings borrowed from q. */
+void yw_sqlite_alert_row(sqlite3_stmt *q, struct yw_store_alert_row *a);
+/* A row of the incident queries' column list (id, kind, key, opened_at, updated_at,
+ * closed_at, alert_count, max_level, agents). */
+void yw_sqlite_incident_row(sqlite3_stmt *q, struct yw_store_incident *i);
 
 static inline int text_ok(const char *v)
 {
@@ -192,9 +200,9 @@ int yw_sqlite_agent_events(struct yw_store *st, const struct yw_store_event_quer
  * and the 14 Enterprise tactics it must be one of. Used by migration 5 and by ingest. */
 #define SIT_TAG_TACTIC(v) "replace(lower(substr(" v ", 8)), '-', '_')"
 #define SIT_TACTICS                                                                                \
-	"('reconnaissance', 'resource_development', 'initial_access', 'execution',"               \
-	" 'persistence', 'privilege_escalation', 'defense_evasion', 'credential_access',"        \
-	" 'discovery', 'lateral_movement', 'collection', 'command_and_control', 'exfiltration',"  \
+	"('reconnaissance', 'resource_development', 'initial_access', 'execution',"                \
+	" 'persistence', 'privilege_escalation', 'defense_evasion', 'credential_access',"          \
+	" 'discovery', 'lateral_movement', 'collection', 'command_and_control', 'exfiltration',"   \
 	" 'impact')"
 int yw_sqlite_situation_prepare(struct sqlite_store *s);
 void yw_sqlite_situation_close(struct sqlite_store *s);

@@ -41,17 +41,8 @@ static int incident_get_locked(struct sqlite_store *s, int64_t id, yw_store_inci
 	sqlite3_bind_int64(q, 1, id);
 	int rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
-		struct yw_store_incident i = {
-		    .id = sqlite3_column_int64(q, 0),
-		    .kind = col_text(q, 1),
-		    .key = col_text(q, 2),
-		    .opened_at = sqlite3_column_int64(q, 3),
-		    .updated_at = sqlite3_column_int64(q, 4),
-		    .closed_at = sqlite3_column_int64(q, 5),
-		    .alert_count = (uint64_t)sqlite3_column_int64(q, 6),
-		    .max_level = sqlite3_column_int(q, 7),
-		    .agents = (uint64_t)sqlite3_column_int64(q, 8),
-		};
+		struct yw_store_incident i;
+		yw_sqlite_incident_row(q, &i);
 		err = cb ? cb(ctx, &i) : 0;
 	} else {
 		err = rc == SQLITE_DONE ? YW_ENOENT : map_rc(rc);
@@ -85,30 +76,8 @@ int yw_sqlite_incident_alerts(struct yw_store *st, int64_t id, size_t limit, yw_
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
 	while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct yw_store_alert_row a = {
-		    .id = sqlite3_column_int64(q, 0),
-		    .agent_id = col_text(q, 1),
-		    .agent_name = col_text(q, 2),
-		    .seq = (uint64_t)sqlite3_column_int64(q, 3),
-		    .rule_id = col_text(q, 4),
-		    .title = col_text(q, 5),
-		    .level = sqlite3_column_int(q, 6),
-		    .tags = col_text(q, 7),
-		    .event_ts = sqlite3_column_int64(q, 8),
-		    .created_at = sqlite3_column_int64(q, 9),
-		    .event = (const char *)sqlite3_column_text(q, 10),
-		    .status = col_text(q, 11),
-		    .dedup_key = col_text(q, 12),
-		    .count = (uint64_t)sqlite3_column_int64(q, 13),
-		    .first_seen = sqlite3_column_int64(q, 14),
-		    .last_seen = sqlite3_column_int64(q, 15),
-		    .ack_by = col_text(q, 16),
-		    .ack_at = sqlite3_column_int64(q, 17),
-		    .ack_comment = col_text(q, 18),
-		    .closed_by = col_text(q, 19),
-		    .closed_at = sqlite3_column_int64(q, 20),
-		    .closed_comment = col_text(q, 21),
-		};
+		struct yw_store_alert_row a;
+		yw_sqlite_alert_row(q, &a);
 		err = cb(ctx, &a);
 	}
 	if (err == 0 && rc != SQLITE_DONE)

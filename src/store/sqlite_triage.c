@@ -103,9 +103,10 @@ static const char *const usql[U_COUNT] = {
     [U_INV_DATASET] = "SELECT i.dataset, i.key, i.data, i.updated_at FROM inventory i"
                       " JOIN agents a ON a.num = i.agent WHERE a.id = ?1 AND i.dataset = ?2"
                       " ORDER BY i.key",
-    [U_INV_HISTORY] = "SELECT h.id, h.ts, h.dataset, h.key, h.action, h.data FROM inventory_history h"
-                      " JOIN agents a ON a.num = h.agent WHERE a.id = ?1 AND h.id > ?2"
-                      " ORDER BY h.id LIMIT ?3",
+    [U_INV_HISTORY] =
+        "SELECT h.id, h.ts, h.dataset, h.key, h.action, h.data FROM inventory_history h"
+        " JOIN agents a ON a.num = h.agent WHERE a.id = ?1 AND h.id > ?2"
+        " ORDER BY h.id LIMIT ?3",
 };
 
 int yw_sqlite_triage_prepare(struct sqlite_store *s)
@@ -477,12 +478,12 @@ static const char *inv_key(const char *dataset, json_t *ev, char *buf, size_t n)
 	static const struct {
 		const char *dataset, *f1, *f2, *f3;
 	} keys[] = {
-		{"packages", "package.type", "package.name", "package.architecture"},
-		{"users", "user.name", NULL, NULL},
-		{"groups", "group.name", NULL, NULL},
-		{"ports", "network.transport", "server.ip", "server.port"},
-		{"interfaces", "interface.name", NULL, NULL},
-		{"services", "service.name", NULL, NULL},
+	    {"packages", "package.type", "package.name", "package.architecture"},
+	    {"users", "user.name", NULL, NULL},
+	    {"groups", "group.name", NULL, NULL},
+	    {"ports", "network.transport", "server.ip", "server.port"},
+	    {"interfaces", "interface.name", NULL, NULL},
+	    {"services", "service.name", NULL, NULL},
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(dataset, keys[i].dataset) != 0)
@@ -494,7 +495,7 @@ static const char *inv_key(const char *dataset, json_t *ev, char *buf, size_t n)
 		if (!v1 && !v2)
 			return NULL;
 		snprintf(buf, n, "%s%s%s%s%s", v1 ? v1 : "", v2 ? "/" : "", v2 ? v2 : "",
-			 v3 ? "/" : "", v3 ? v3 : "");
+		         v3 ? "/" : "", v3 ? v3 : "");
 		return buf;
 	}
 	return dataset; /* os, hostname, hardware: one item each */
@@ -527,7 +528,8 @@ static int inventory_event(struct sqlite_store *s, int64_t num, const char *even
 	if (!key)
 		goto out;
 	size_t al = strlen(action);
-	bool gone = (al > 8 && !strcmp(action + al - 8, "_removed")) || !strcmp(action, "port_closed");
+	bool gone =
+	    (al > 8 && !strcmp(action + al - 8, "_removed")) || !strcmp(action, "port_closed");
 	sqlite3_stmt *q = s->ts[gone ? T_INV_DEL : T_INV_PUT];
 	sqlite3_bind_int64(q, 1, num);
 	bind_text(q, 2, ds);
@@ -744,6 +746,21 @@ int yw_sqlite_alert_history(struct yw_store *st, int64_t alert_id, yw_store_aler
 
 /* ---- incidents ---- */
 
+void yw_sqlite_incident_row(sqlite3_stmt *q, struct yw_store_incident *i)
+{
+	*i = (struct yw_store_incident){
+	    .id = sqlite3_column_int64(q, 0),
+	    .kind = col_text(q, 1),
+	    .key = col_text(q, 2),
+	    .opened_at = sqlite3_column_int64(q, 3),
+	    .updated_at = sqlite3_column_int64(q, 4),
+	    .closed_at = sqlite3_column_int64(q, 5),
+	    .alert_count = (uint64_t)sqlite3_column_int64(q, 6),
+	    .max_level = sqlite3_column_int(q, 7),
+	    .agents = (uint64_t)sqlite3_column_int64(q, 8),
+	};
+}
+
 int yw_sqlite_incidents(struct yw_store *st, int open_only, yw_store_incident_cb cb, void *ctx)
 {
 	struct sqlite_store *s = S(st);
@@ -752,17 +769,8 @@ int yw_sqlite_incidents(struct yw_store *st, int open_only, yw_store_incident_cb
 	sqlite3_bind_int(q, 1, open_only != 0);
 	int rc = SQLITE_DONE, err = 0;
 	while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct yw_store_incident i = {
-		    .id = sqlite3_column_int64(q, 0),
-		    .kind = col_text(q, 1),
-		    .key = col_text(q, 2),
-		    .opened_at = sqlite3_column_int64(q, 3),
-		    .updated_at = sqlite3_column_int64(q, 4),
-		    .closed_at = sqlite3_column_int64(q, 5),
-		    .alert_count = (uint64_t)sqlite3_column_int64(q, 6),
-		    .max_level = sqlite3_column_int(q, 7),
-		    .agents = (uint64_t)sqlite3_column_int64(q, 8),
-		};
+		struct yw_store_incident i;
+		yw_sqlite_incident_row(q, &i);
 		err = cb(ctx, &i);
 	}
 	if (err == 0 && rc != SQLITE_DONE)
@@ -1020,8 +1028,7 @@ int yw_sqlite_risk_snapshot(struct yw_store *st, int64_t now)
 	if (err == 0)
 		err = add_point(s, now, "fleet", r.fleet, YW_STORE_RISK_KEEP_FLEET_NS);
 	for (size_t i = 0; i < r.n && err == 0; i++) {
-		err = add_point(s, now, r.a[i].id, r.a[i].parts.score,
-		                YW_STORE_RISK_KEEP_AGENT_NS);
+		err = add_point(s, now, r.a[i].id, r.a[i].parts.score, YW_STORE_RISK_KEEP_AGENT_NS);
 		if (err == 0)
 			err = yw_sqlite_situation_risk(s, r.a[i].num, r.a[i].parts.score, now);
 	}
