@@ -28,11 +28,19 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$yw/yiwang-server" --data-dir "$D/server" --listen "127.0.0.1:$port" \
+hport=${YIWANG_HTTP_PORT:-8443}
+printf 'http:\n  listen: 127.0.0.1:%s\n' "$hport" > "$D/server.yml"
+"$yw/yiwang-server" --data-dir "$D/server" --listen "127.0.0.1:$port" --config "$D/server.yml" \
   --advertise "127.0.0.1:$port" "${rules[@]}" 2>>"$D/server.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$D/server/yiwang.sock" ] && break; sleep 0.1; done
 [ -S "$D/server/yiwang.sock" ] || { echo "the server did not start; see $D/server.log"; exit 1; }
+
+# A first admin for the web pages, its password kept beside the data (0600).
+if [ ! -f "$D/admin.password" ]; then
+  (umask 077; od -An -N12 -tx1 /dev/urandom | tr -d ' \n' > "$D/admin.password")
+  "$yw/yiwang" user add admin --role admin --data-dir "$D/server" < "$D/admin.password" >/dev/null
+fi
 
 if [ ! -f "$D/agent/agent.crt" ]; then
   token=$("$yw/yiwang" token create --data-dir "$D/server" --group demo)
@@ -71,6 +79,8 @@ cat <<MSG
 yiwang is running: server on 127.0.0.1:$port, one agent enrolled, data in $D.
 The agent follows this machine's logs and $D/replay.log, into which the bundled attack
 samples are being replayed. Alerts appear below as they are stored.
+The big screen: https://127.0.0.1:$hport/ (user admin, password in $D/admin.password;
+the certificate is the server's own, signed by its CA $D/server/pki/ca.crt).
 In another terminal:
   $yw/yiwang agents --data-dir $D/server
   $yw/yiwang alerts --data-dir $D/server --level high

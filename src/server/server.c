@@ -917,15 +917,30 @@ int yw_server_solution_json(struct yw_server *s, const char *rule_id, struct yw_
 
 /* ---- risk history ---- */
 
+/* A snapshot every 5 minutes, and within a minute of new alerts (so the big screen's fleet risk
+ * follows an attack in progress), but not more than once a minute: at 10,000 terminals one
+ * costs most of a second of this thread. */
 #define RISK_SNAPSHOT_MS (5 * 60 * 1000)
+#define RISK_EARLY_MS (60 * 1000)
+#define RISK_CHECK_MS (15 * 1000)
 
 static void risk_timer(struct yw_loop *l, void *ud)
 {
 	struct yw_server *s = ud;
-	int rc = yw_store_risk_snapshot(s->store, yw_wall_ns());
-	if (rc)
-		yw_logf(YW_LOG_WARNING, "risk snapshot: %s", yw_store_strerror(rc));
-	yw_loop_after(l, RISK_SNAPSHOT_MS, risk_timer, s);
+	int64_t now = yw_live_now_ns() / 1000000;
+	uint64_t alerts = 0;
+	struct yw_live_counters *c = s->live ? yw_live_counters(s->live) : NULL;
+	for (int i = 0; c && i < YW_LEVEL_COUNT; i++)
+		alerts += atomic_load_explicit(&c->alerts[i], memory_order_relaxed);
+	int64_t since = s->risk_at ? now - s->risk_at : INT64_MAX;
+	if (since >= RISK_SNAPSHOT_MS || (alerts != s->risk_alerts && since >= RISK_EARLY_MS)) {
+		int rc = yw_store_risk_snapshot(s->store, yw_wall_ns());
+		if (rc)
+			yw_logf(YW_LOG_WARNING, "risk snapshot: %s", yw_store_strerror(rc));
+		s->risk_at = now;
+		s->risk_alerts = alerts;
+	}
+	yw_loop_after(l, RISK_CHECK_MS, risk_timer, s);
 }
 
 /* ---- revocation ---- */
@@ -1232,7 +1247,8 @@ int yw_server_start(struct yw_server *s)
 	 * public address stops the start. */
 	if ((rc = yw_http_start(s)) != 0 && rc != YW_EIO)
 		return rc;
-	yw_loop_after(s->loop, 60 * 1000, risk_timer, s);
+	/* The first soon after start: the screen shows a fleet score from the start. */
+	yw_loop_after(s->loop, 10 * 1000, risk_timer, s);
 	yw_logf(YW_LOG_INFO, "listening on %s for agents (advertised as %s); CA %s",
 		s->cfg.listen, s->cfg.advertise, yw_pki_ca_fingerprint(s->ca));
 	return 0;

@@ -64,6 +64,8 @@ struct yw_server {
 	struct yw_server_call *call_head; /* loopcall.c: calls from other threads, under done_mu */
 	struct yw_http *http; /* http/http.c: the HTTP API; NULL when off */
 	struct yw_live *live; /* live.h: counters for /metrics and the stream hub */
+	int64_t risk_at;       /* monotonic ms of the last risk snapshot; 0 = none yet */
+	uint64_t risk_alerts;  /* new alerts stored, as counted at that snapshot */
 	struct yw_proto *proto; /* loop thread's codec */
 	int listen_fd, api_fd;
 	char api_path[4096];
