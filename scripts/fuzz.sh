@@ -59,6 +59,30 @@ PY
 mkdir -p build-fuzz/seeds/fuzz_sigma_cond
 printf 'selection and not filter' > build-fuzz/seeds/fuzz_sigma_cond/1
 printf '1 of sel* and not all of filter_*' > build-fuzz/seeds/fuzz_sigma_cond/2
+# Who-data: the audit samples, and one whole file event (SYSCALL, CWD, PATH with a relative and
+# a hex-encoded name, PROCTITLE, EOE) in one seed.
+seed fuzz_whodata samples/audit.log
+cat > build-fuzz/seeds/fuzz_whodata/event <<'AUD'
+type=SYSCALL msg=audit(1700000000.100:77): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=55d1 a2=241 a3=1b6 items=2 ppid=1 pid=4242 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="vi" exe="/usr/bin/vim.basic" subj=unconfined key="yw_fim"
+type=CWD msg=audit(1700000000.100:77): cwd="/etc"
+type=PATH msg=audit(1700000000.100:77): item=0 name="/etc/" inode=2 dev=08:01 mode=040755 ouid=0 ogid=0 rdev=00:00 nametype=PARENT cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0
+type=PATH msg=audit(1700000000.100:77): item=1 name=6865726520697320612066696C65 inode=9 dev=08:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0
+type=PROCTITLE msg=audit(1700000000.100:77): proctitle=7669002F6574632F686F737473
+type=EOE msg=audit(1700000000.100:77):
+AUD
+# SCA policies: the shipped policy's header with one of its checks each (whole policies are
+# larger than -max_len, and a cut YAML document never gets past the parser).
+rm -rf build-fuzz/seeds/fuzz_sca_policy && mkdir -p build-fuzz/seeds/fuzz_sca_policy
+python3 - build-fuzz/seeds/fuzz_sca_policy rules/sca/*.yml <<'PY'
+import os, re, sys
+out = sys.argv[1]
+for path in sys.argv[2:]:
+    text = open(path, encoding="utf-8").read()
+    head, _, body = text.partition("\nchecks:\n")
+    for i, chk in enumerate(re.split(r"\n(?=  - id: )", body)):
+        name = "%s-%03d" % (os.path.basename(path), i)
+        open(os.path.join(out, name), "w", encoding="utf-8").write(head + "\nchecks:\n" + chk + "\n")
+PY
 status=0
 for f in build-fuzz/fuzz/fuzz_*; do
   [ -x "$f" ] || continue

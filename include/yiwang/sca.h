@@ -23,7 +23,8 @@ struct yw_sca_rule; /* one compiled rule; private to sca_policy.c */
 
 struct yw_sca_check {
 	char *id, *title, *title_zh, *description, *rationale, *remediation; /* owned */
-	char *cis;  /* CIS section, or NULL */
+	char **cis;  /* CIS benchmark section numbers; ncis entries, owned */
+	size_t ncis;
 	char **gbt; /* GB/T 22239-2019 items; ngbt entries, owned */
 	size_t ngbt;
 	int condition;             /* enum yw_sca_cond over rules */

@@ -125,9 +125,11 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-/* A scalar or a sequence of scalars -> string list. */
+/* A scalar or a sequence of scalars -> string list. *out is zeroed or a list from before: a key
+ * repeated in the YAML replaces the earlier value (libyaml keeps both pairs). */
 static int list(struct ld *l, const yaml_node_t *v, const char *key, char ***out, size_t *n)
 {
+	free_list(*out, *n);
 	*out = NULL;
 	*n = 0;
 	if (v->type == YAML_SCALAR_NODE) {
@@ -388,6 +390,14 @@ static int parse_rule(struct ld *l, yaml_node_t *m, struct yw_sca_rule *r)
 	for (yaml_node_pair_t *p = p0; p < pe; p++) {
 		yaml_node_t *kn = node(l, p->key), *v = node(l, p->value);
 		const char *k = scalar(kn), *s = scalar(v);
+		/* libyaml keeps both pairs of a repeated key: refused, as in checks. */
+		for (yaml_node_pair_t *q = p0; k && q < p; q++) {
+			const char *qk = scalar(node(l, q->key));
+			if (qk && !strcmp(qk, k)) {
+				diag(l, kn, YW_DIAG_ERROR, "'%s' given twice in this rule", k);
+				return YW_EINVAL;
+			}
+		}
 		bool is_type = false;
 		for (size_t i = 0; k && i < sizeof(rule_types) / sizeof(rule_types[0]); i++)
 			is_type |= strcmp(k, rule_types[i].key) == 0;
@@ -524,7 +534,7 @@ static void check_free(struct yw_sca_check *c)
 	free(c->description);
 	free(c->rationale);
 	free(c->remediation);
-	free(c->cis);
+	free_list(c->cis, c->ncis);
 	free_list(c->gbt, c->ngbt);
 	for (size_t i = 0; i < c->nrules; i++)
 		rule_free(&c->rules[i]);
@@ -546,7 +556,7 @@ static void parse_compliance(struct ld *l, yaml_node_t *v, struct yw_sca_check *
 		yaml_node_t *kn = node(l, p->key), *vn = node(l, p->value);
 		const char *k = scalar(kn);
 		if (k && !strcmp(k, "cis") && !c->cis)
-			c->cis = text(l, vn, k);
+			list(l, vn, k, &c->cis, &c->ncis);
 		else if (k && !strcmp(k, "gbt22239") && !c->gbt)
 			list(l, vn, k, &c->gbt, &c->ngbt);
 		else

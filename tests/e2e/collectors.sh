@@ -79,6 +79,7 @@ assert sum(r["dataset"] == "packages" for r in rows) >= 50
 sq="SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"event.action\":\"sca_summary\"%' AND CAST(event AS TEXT) LIKE '%yiwang.sca.score%'"
 wait_for 15 sql_ge "$S" 1 "$sq" || true
 check "the baseline policy ran and reported its score" sql_ge "$S" 1 "$sq"
+check "baseline check events carry their CIS numbers" sql_ge "$S" 1 "SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%\"yiwang.sca.check.id\":\"ssh.permit_root_login\"%' AND CAST(event AS TEXT) LIKE '%\"yiwang.sca.compliance.cis\":[\"5.2.9\"]%'"
 # File integrity: the baseline is silent, a change made now arrives with its new hash.
 wait_for 10 sql_ge "$S" 1 "SELECT COUNT(*) FROM events WHERE CAST(event AS TEXT) LIKE '%fim_baseline_created%'" || true
 echo changed > "$T/watched/app.conf"

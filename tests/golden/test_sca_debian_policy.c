@@ -41,7 +41,7 @@ static void test_complete(void **state)
 	for (size_t i = 0; i < p->nchecks; i++) {
 		const struct yw_sca_check *c = &p->checks[i];
 		if (!c->title || !c->title_zh || !c->rationale || !c->remediation ||
-		    !(c->cis || c->ngbt))
+		    !(c->ncis || c->ngbt))
 			fail_msg("check %s is incomplete", c->id);
 		/* a Chinese title: at least one multi-byte UTF-8 sequence */
 		bool cjk = false;

@@ -128,15 +128,16 @@ function onAlert(a) {
 
 function onCounters(c) {
 	if (!c) return;
+	// The total stays the situation's (revoked terminals left out); the counters bring the
+	// online count between refreshes.
+	const total = st.sit && st.sit.terminals ? st.sit.terminals.total : c.agents_total;
 	if (typeof c.agents_online === 'number')
-		text($('#kpi-online'), `${c.agents_online} / ${num(c.agents_total)}`);
+		text($('#kpi-online'), `${c.agents_online} / ${num(total)}`);
 	if (typeof c.events_per_s === 'number')
 		text($('#kpi-eps'), c.events_per_s >= 100 ? Math.round(c.events_per_s)
 		                                          : c.events_per_s.toFixed(1));
-	if (st.sit && st.sit.terminals && typeof c.agents_online === 'number') {
+	if (st.sit && st.sit.terminals && typeof c.agents_online === 'number')
 		st.sit.terminals.online = c.agents_online;
-		st.sit.terminals.total = c.agents_total;
-	}
 }
 
 // ---- the ticker ----

@@ -78,6 +78,21 @@ static int kv(struct yw_strbuf *b, const char *k, const char *v)
 	return rc ? rc : yw_strbuf_json_str(b, v, strlen(v));
 }
 
+/* A JSON array of strings; nothing when the list is empty. */
+static int kv_list(struct yw_strbuf *b, const char *k, char *const *v, size_t n)
+{
+	if (!n)
+		return 0;
+	int rc = yw_strbuf_printf(b, ",\"%s\":[", k);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (i)
+			rc = yw_strbuf_putc(b, ',');
+		if (!rc)
+			rc = yw_strbuf_json_str(b, v[i], strlen(v[i]));
+	}
+	return rc ? rc : yw_strbuf_putc(b, ']');
+}
+
 static int common(struct yw_strbuf *b, const char *kind, const char *action,
                   const struct yw_sca_policy *p, int64_t *ts)
 {
@@ -130,18 +145,9 @@ static int build_check(struct yw_strbuf *b, const struct yw_sca_policy *p,
 	if (!rc)
 		rc = kv(b, "yiwang.sca.check.remediation", c->remediation);
 	if (!rc)
-		rc = kv(b, "yiwang.sca.compliance.cis", c->cis);
-	if (!rc && c->ngbt) {
-		rc = yw_strbuf_puts(b, ",\"yiwang.sca.compliance.gbt22239\":[");
-		for (size_t i = 0; !rc && i < c->ngbt; i++) {
-			if (i)
-				rc = yw_strbuf_putc(b, ',');
-			if (!rc)
-				rc = yw_strbuf_json_str(b, c->gbt[i], strlen(c->gbt[i]));
-		}
-		if (!rc)
-			rc = yw_strbuf_putc(b, ']');
-	}
+		rc = kv_list(b, "yiwang.sca.compliance.cis", c->cis, c->ncis);
+	if (!rc)
+		rc = kv_list(b, "yiwang.sca.compliance.gbt22239", c->gbt, c->ngbt);
 	return rc ? rc : yw_strbuf_putc(b, '}');
 }
 
