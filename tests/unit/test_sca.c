@@ -182,17 +182,16 @@ static void test_load_strict(void **state)
 	/* A key repeated in a rule (found by fuzz_sca_policy: the first value leaked) is an
 	 * error of that check; the others load. */
 	d = (struct yw_diags)YW_DIAGS_INIT;
-	assert_int_equal(yw_sca_policy_load(write_policy("s.yml", HEAD "  - id: rep\n" META
-	                                                             "    rules:\n"
-	                                                             "      - sysctl: kernel.x\n"
-	                                                             "        equals: '1'\n"
-	                                                             "        equals: '2'\n"
-	                                                             "  - id: ok\n" META
-	                                                             "    rules:\n"
-	                                                             "      - stat: /etc/shadow\n"
-	                                                             "        owner: root\n"),
-	                                    &p, &d),
-	                 0);
+	assert_int_equal(
+	    yw_sca_policy_load(write_policy("s.yml", HEAD "  - id: rep\n" META "    rules:\n"
+	                                                  "      - sysctl: kernel.x\n"
+	                                                  "        equals: '1'\n"
+	                                                  "        equals: '2'\n"
+	                                                  "  - id: ok\n" META "    rules:\n"
+	                                                  "      - stat: /etc/shadow\n"
+	                                                  "        owner: root\n"),
+	                       &p, &d),
+	    0);
 	assert_int_equal(p->nchecks, 1);
 	assert_int_equal(p->nbad, 1);
 	assert_true(has_diag(&d, 14, 9, "'equals' given twice in this rule"));
