@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,11 +31,11 @@
 #include "yiwang/error.h"
 #include "yiwang/tls.h"
 
-#define SERVER_VERSION     "0.1.0"
-#define READ_CHUNK         (64 * 1024)
-#define MAX_OUT_BUFFER     (8 * 1024 * 1024)
-#define RESUME_RETRY_MS    20
-#define THROTTLE_LOG_MS    10000
+#define SERVER_VERSION  "0.1.0"
+#define READ_CHUNK      (64 * 1024)
+#define MAX_OUT_BUFFER  (8 * 1024 * 1024)
+#define RESUME_RETRY_MS 20
+#define THROTTLE_LOG_MS 10000
 
 enum conn_state {
 	C_HANDSHAKE,
@@ -127,8 +128,8 @@ static void conn_close(struct yw_conn *c, const char *why)
 	struct yw_server *s = c->s;
 	if (why)
 		yw_logf(c->state == C_STREAM ? YW_LOG_INFO : YW_LOG_WARNING, "%s%s%s: closed: %s",
-			c->peer, c->ident.has_cert ? " agent " : "",
-			c->ident.has_cert ? c->ident.agent_id : "", why);
+		        c->peer, c->ident.has_cert ? " agent " : "",
+		        c->ident.has_cert ? c->ident.agent_id : "", why);
 	if (c->state == C_STREAM) {
 		yw_store_agent_offline(s->store, c->ident.agent_id, yw_wall_ns());
 		live_agent(c, 0);
@@ -238,14 +239,14 @@ static int token_digest(const char *token, uint8_t out[YW_STORE_HASH_LEN])
 	return rc ? rc : hex_to_bytes(h + 7, out, YW_STORE_HASH_LEN);
 }
 
-int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_ms,
-			   int64_t uses, char *out, size_t outsz)
+int yw_server_token_create(struct yw_server *s, const char *group, int64_t ttl_ms, int64_t uses,
+                           char *out, size_t outsz)
 {
 	return yw_server_token_new(s, group, ttl_ms, uses, NULL, 0, out, outsz);
 }
 
 int yw_server_token_new(struct yw_server *s, const char *group, int64_t ttl_ms, int64_t uses,
-			char *id_out, size_t idsz, char *out, size_t outsz)
+                        char *id_out, size_t idsz, char *out, size_t outsz)
 {
 	struct yw_enroll_info info = {0};
 	uint8_t hash[YW_STORE_HASH_LEN];
@@ -259,18 +260,18 @@ int yw_server_token_new(struct yw_server *s, const char *group, int64_t ttl_ms, 
 		goto out;
 	int64_t now = yw_wall_ns();
 	struct yw_store_token t = {
-		.id = id,
-		.group = group,
-		.expires_at = ttl_ms > 0 ? now + ttl_ms * 1000000 : 0,
-		.uses_left = uses > 0 ? uses : -1,
-		.created_at = now,
+	    .id = id,
+	    .group = group,
+	    .expires_at = ttl_ms > 0 ? now + ttl_ms * 1000000 : 0,
+	    .uses_left = uses > 0 ? uses : -1,
+	    .created_at = now,
 	};
 	memcpy(t.hash, hash, sizeof(hash));
 	if ((rc = yw_store_token_add(s->store, &t)) != 0)
 		goto out;
 	snprintf(info.addr, sizeof(info.addr), "%s", s->cfg.advertise);
 	snprintf(info.ca_fingerprint, sizeof(info.ca_fingerprint), "%s",
-		 yw_pki_ca_fingerprint(s->ca));
+	         yw_pki_ca_fingerprint(s->ca));
 	rc = yw_enroll_string_encode(&info, out, outsz);
 	if (rc == 0 && id_out)
 		snprintf(id_out, idsz, "%s", id);
@@ -307,7 +308,7 @@ static void handle_enroll(struct yw_conn *c, const struct yw_msg_enroll *e)
 	}
 	if ((rc = yw_pki_agent_id_new(id)) == 0)
 		rc = yw_pki_sign_csr(s->ca, e->csr_pem, e->csr_pem_len, id, 0, &cert, &info, err,
-				     sizeof(err));
+		                     sizeof(err));
 	if (rc) {
 		yw_logf(YW_LOG_WARNING, "%s: enrolment: bad CSR: %s", c->peer, err);
 		conn_error(c, YW_PERR_ENROLL, "certificate request rejected");
@@ -319,14 +320,14 @@ static void handle_enroll(struct yw_conn *c, const struct yw_msg_enroll *e)
 	snprintf(ver, sizeof(ver), "%.*s", (int)e->agent_version_len, e->agent_version);
 	snprintf(addr, sizeof(addr), "[\"%s\"]", c->peer); /* a JSON array, as HELLO records */
 	struct yw_store_agent a = {
-		.id = id,
-		.name = name,
-		.group = group,
-		.os = os,
-		.version = ver,
-		.cert_serial = info.serial,
-		.addresses = addr,
-		.enrolled_at = yw_wall_ns(),
+	    .id = id,
+	    .name = name,
+	    .group = group,
+	    .os = os,
+	    .version = ver,
+	    .cert_serial = info.serial,
+	    .addresses = addr,
+	    .enrolled_at = yw_wall_ns(),
 	};
 	rc = yw_store_agent_add(s->store, &a);
 	if (rc) {
@@ -375,7 +376,8 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 	 * reconnecting does not refill it. */
 	for (size_t i = 0; i < s->nconns; i++) {
 		struct yw_conn *o = s->conns[i];
-		if (o != c && o->state == C_STREAM && !strcmp(o->ident.agent_id, c->ident.agent_id)) {
+		if (o != c && o->state == C_STREAM &&
+		    !strcmp(o->ident.agent_id, c->ident.agent_id)) {
 			c->tokens = o->tokens;
 			c->tokens_ms = o->tokens_ms;
 			conn_close(o, "replaced by a new connection");
@@ -392,7 +394,7 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 	 * also reports what is stored, so the agent can drop it. */
 	uint64_t last = 0;
 	int rc = yw_store_agent_skip(s->store, c->ident.agent_id,
-				     h->next_seq > 1 ? h->next_seq - 1 : 0, &last);
+	                             h->next_seq > 1 ? h->next_seq - 1 : 0, &last);
 	if (rc) {
 		conn_error(c, YW_PERR_INTERNAL, "cannot read the agent's state");
 		return;
@@ -401,8 +403,8 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 	m.welcome.version = h->max_version < YW_PROTO_VERSION ? h->max_version : YW_PROTO_VERSION;
 	m.welcome.server_version = SERVER_VERSION;
 	m.welcome.server_version_len = (uint16_t)strlen(SERVER_VERSION);
-	m.welcome.heartbeat_s = (uint16_t)(s->cfg.heartbeat_ms / 1000 ? s->cfg.heartbeat_ms / 1000
-								      : 1);
+	m.welcome.heartbeat_s =
+	    (uint16_t)(s->cfg.heartbeat_ms / 1000 ? s->cfg.heartbeat_ms / 1000 : 1);
 	/* A batch is read whole, so one larger than a second's budget would pause the agent for
 	 * several seconds, past its heartbeat timeout (it then reconnects, again and again). */
 	m.welcome.max_batch_records =
@@ -416,7 +418,7 @@ static void handle_hello(struct yw_conn *c, const struct yw_msg_hello *h)
 		return;
 	}
 	yw_logf(YW_LOG_INFO, "%s: agent %s (%s) connected, resuming after seq %llu", c->peer,
-		c->ident.agent_id, c->name, (unsigned long long)last);
+	        c->ident.agent_id, c->name, (unsigned long long)last);
 }
 
 static void resume_cb(struct yw_loop *l, void *ud);
@@ -455,7 +457,7 @@ static void throttle(struct yw_conn *c)
 		return;
 	c->throttle_logged_ms = now;
 	yw_logf(YW_LOG_WARNING, "%s agent %s: over agents.eps_limit (%lld events/s): throttled",
-		c->peer, c->ident.agent_id, (long long)c->s->cfg.agent_eps);
+	        c->peer, c->ident.agent_id, (long long)c->s->cfg.agent_eps);
 }
 
 static bool pipeline_full(struct yw_server *s)
@@ -466,8 +468,8 @@ static bool pipeline_full(struct yw_server *s)
 static int handle_batch(struct yw_conn *c, const struct yw_msg_batch *b)
 {
 	struct yw_server *s = c->s;
-	int rc = yw_pipeline_submit(s->pipe, c->id, c->ident.agent_id, c->name, b->records,
-				    b->count);
+	int rc =
+	    yw_pipeline_submit(s->pipe, c->id, c->ident.agent_id, c->name, b->records, b->count);
 	if (rc) {
 		conn_error(c, YW_PERR_INTERNAL, "server out of memory");
 		return rc;
@@ -482,8 +484,8 @@ static int handle_frame(struct yw_conn *c, const struct yw_frame *f)
 	int rc = yw_proto_decode(c->s->proto, f, &m);
 	if (rc) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "malformed %s message: %s",
-			 yw_proto_type_name(f->type), yw_strerror(rc));
+		snprintf(msg, sizeof(msg), "malformed %s message: %s", yw_proto_type_name(f->type),
+		         yw_strerror(rc));
 		conn_error(c, yw_proto_errcode(rc), msg);
 		return rc;
 	}
@@ -530,7 +532,7 @@ static int handle_frame(struct yw_conn *c, const struct yw_frame *f)
 	case YW_MSG_ERROR: {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "agent reported error %u: %.*s", m.error.code,
-			 (int)m.error.message_len, m.error.message);
+		         (int)m.error.message_len, m.error.message);
 		conn_close(c, msg);
 		return 1;
 	}
@@ -619,7 +621,8 @@ static void on_io(struct yw_loop *l, int fd, unsigned ev, void *ud)
 		}
 		if (rc) {
 			char msg[300];
-			snprintf(msg, sizeof(msg), "TLS handshake failed: %s", yw_tls_error(c->tls));
+			snprintf(msg, sizeof(msg), "TLS handshake failed: %s",
+			         yw_tls_error(c->tls));
 			s->rejected++;
 			conn_close(c, msg);
 			return;
@@ -682,10 +685,10 @@ static void on_accept(struct yw_loop *l, int fd, unsigned ev, void *ud)
 			return;
 		char host[INET6_ADDRSTRLEN] = "?", serv[8] = "?";
 		getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), serv, sizeof(serv),
-			    NI_NUMERICHOST | NI_NUMERICSERV);
+		            NI_NUMERICHOST | NI_NUMERICSERV);
 		if ((int64_t)s->nconns >= s->cfg.max_agents) {
-			yw_logf(YW_LOG_WARNING, "%s:%s: refused: %zu connections (max_agents)", host,
-				serv, s->nconns);
+			yw_logf(YW_LOG_WARNING, "%s:%s: refused: %zu connections (max_agents)",
+			        host, serv, s->nconns);
 			close(cfd);
 			continue;
 		}
@@ -752,7 +755,7 @@ static void on_wake(struct yw_loop *l, void *ud)
 		if (c && c->state == C_STREAM) {
 			if (d->rc) {
 				yw_logf(YW_LOG_ERROR, "agent %s: storing a batch failed: %s",
-					c->ident.agent_id, yw_store_strerror(d->rc));
+				        c->ident.agent_id, yw_store_strerror(d->rc));
 				conn_error(c, YW_PERR_INTERNAL, "storing failed; resend later");
 			} else if (d->ack > c->acked) {
 				struct yw_msg m = {.type = YW_MSG_ACK};
@@ -785,11 +788,11 @@ static void live_agent(struct yw_conn *c, int online)
 {
 	struct group_ctx g = {""};
 	yw_store_agent_get(c->s->store, c->ident.agent_id, agent_group, &g);
-	int rc = yw_live_agent(c->s->live, c->ident.agent_id, c->name, g.group, online,
-			       yw_wall_ns());
+	int rc =
+	    yw_live_agent(c->s->live, c->ident.agent_id, c->name, g.group, online, yw_wall_ns());
 	if (rc)
 		yw_logf(YW_LOG_WARNING, "live stream: agent %s: %s", c->ident.agent_id,
-			yw_strerror(rc));
+		        yw_strerror(rc));
 }
 
 /* Runs on pipeline workers: queue the alert for every channel whose filters it passes, with
@@ -802,7 +805,7 @@ struct auto_cmd {
 /* Worker thread: a policy matched; the command goes out from the loop thread, which owns the
  * connections. */
 static void queue_auto(void *ud, const char *agent_id, const char *action, const char *args,
-		       const char *by)
+                       const char *by)
 {
 	struct yw_server *s = ud;
 	struct auto_cmd *c = calloc(1, sizeof(*c));
@@ -815,7 +818,7 @@ static void queue_auto(void *ud, const char *agent_id, const char *action, const
 		}
 		free(c);
 		yw_logf(YW_LOG_ERROR, "automatic %s for agent %s dropped: out of memory", action,
-			agent_id);
+		        agent_id);
 		return;
 	}
 	pthread_mutex_lock(s->done_mu);
@@ -836,11 +839,12 @@ static void send_auto(struct yw_server *s)
 		uint64_t id = 0;
 		int rc = yw_server_command(s, c->agent, c->action, c->args, c->by, &id);
 		if (rc)
-			yw_logf(YW_LOG_WARNING, "automatic %s for agent %s (%s) not sent: %s", c->action,
-				c->agent, c->by, yw_strerror(rc));
+			yw_logf(YW_LOG_WARNING, "automatic %s for agent %s (%s) not sent: %s",
+			        c->action, c->agent, c->by, yw_strerror(rc));
 		else
-			yw_logf(YW_LOG_INFO, "automatic %s %s sent to agent %s as command %llu (%s)",
-				c->action, c->args, c->agent, (unsigned long long)id, c->by);
+			yw_logf(YW_LOG_INFO,
+			        "automatic %s %s sent to agent %s as command %llu (%s)", c->action,
+			        c->args, c->agent, (unsigned long long)id, c->by);
 		free(c->agent);
 		free(c->action);
 		free(c->args);
@@ -855,7 +859,7 @@ static void pipeline_alert(void *ud, const struct yw_pipeline_alert *a)
 	struct yw_server *s = ud;
 	if (s->autorespond)
 		yw_autorespond_alert(s->autorespond, a->agent_id, a->rule, a->event_json,
-				     yw_wall_ns() / 1000000, queue_auto, s);
+		                     yw_wall_ns() / 1000000, queue_auto, s);
 	if (!s->notify)
 		return;
 	struct group_ctx g = {""};
@@ -863,27 +867,27 @@ static void pipeline_alert(void *ud, const struct yw_pipeline_alert *a)
 	struct yw_strbuf sol = YW_STRBUF_INIT;
 	int level = 0;
 	const struct yw_solution *so =
-		s->sols ? yw_solutions_resolve(s->sols, a->rule, &level) : NULL;
+	    s->sols ? yw_solutions_resolve(s->sols, a->rule, &level) : NULL;
 	if (so)
 		yw_solution_text(so, level, YW_LANG_ZH, &sol);
 	int lv = yw_level_parse(a->rule->level);
 	struct yw_notify_alert na = {
-		.rule_id = a->rule->id ? a->rule->id : a->rule->title,
-		.title = a->rule->title,
-		.level = lv < 0 ? YW_LEVEL_INFORMATIONAL : lv,
-		.agent_id = a->agent_id,
-		.agent_name = a->agent_name,
-		.group = g.group[0] ? g.group : NULL,
-		.ts_ns = a->ts_ns,
-		.tags = a->rule->tags,
-		.ntags = a->rule->ntags,
-		.event_json = a->event_json,
-		.solution = sol.len ? sol.data : NULL,
+	    .rule_id = a->rule->id ? a->rule->id : a->rule->title,
+	    .title = a->rule->title,
+	    .level = lv < 0 ? YW_LEVEL_INFORMATIONAL : lv,
+	    .agent_id = a->agent_id,
+	    .agent_name = a->agent_name,
+	    .group = g.group[0] ? g.group : NULL,
+	    .ts_ns = a->ts_ns,
+	    .tags = a->rule->tags,
+	    .ntags = a->rule->ntags,
+	    .event_json = a->event_json,
+	    .solution = sol.len ? sol.data : NULL,
 	};
 	int rc = yw_notify_alert(s->notify, &na);
 	if (rc)
 		yw_logf(YW_LOG_WARNING, "notification of '%s' not queued: %s", a->rule->title,
-			yw_strerror(rc));
+		        yw_strerror(rc));
 	yw_strbuf_free(&sol);
 }
 
@@ -904,8 +908,8 @@ int yw_server_solution_json(struct yw_server *s, const char *rule_id, struct yw_
 	}
 	int level = 0;
 	const struct yw_solution *so =
-		info ? yw_solutions_resolve(s->sols, info, &level)
-		     : yw_solutions_get(s->sols, YW_SOL_RULE, rule_id ? rule_id : "");
+	    info ? yw_solutions_resolve(s->sols, info, &level)
+	         : yw_solutions_get(s->sols, YW_SOL_RULE, rule_id ? rule_id : "");
 	if (!so && !info) {
 		struct yw_rule_info none = {.title = ""};
 		so = yw_solutions_resolve(s->sols, &none, &level);
@@ -919,28 +923,92 @@ int yw_server_solution_json(struct yw_server *s, const char *rule_id, struct yw_
 
 /* A snapshot every 5 minutes, and within a minute of new alerts (so the big screen's fleet risk
  * follows an attack in progress), but not more than once a minute: at 10,000 terminals one
- * costs most of a second of this thread. */
+ * costs most of a second, spent on this thread of its own. */
 #define RISK_SNAPSHOT_MS (5 * 60 * 1000)
-#define RISK_EARLY_MS (60 * 1000)
-#define RISK_CHECK_MS (15 * 1000)
+#define RISK_EARLY_MS    (60 * 1000)
+#define RISK_CHECK_MS    (15 * 1000)
+#define RISK_FIRST_MS    (10 * 1000)
 
-static void risk_timer(struct yw_loop *l, void *ud)
+static uint64_t alerts_stored(struct yw_server *s)
+{
+	uint64_t n = 0;
+	struct yw_live_counters *c = yw_live_counters(s->live);
+	for (int i = 0; i < YW_LEVEL_COUNT; i++)
+		n += atomic_load_explicit(&c->alerts[i], memory_order_relaxed);
+	return n;
+}
+
+/* Waits ms or until the stop; false once stopping. */
+static bool risk_wait(struct yw_server *s, int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->risk_mu);
+	while (!s->risk_stop && pthread_cond_timedwait(&s->risk_cv, &s->risk_mu, &ts) == 0)
+		;
+	bool go = !s->risk_stop;
+	pthread_mutex_unlock(&s->risk_mu);
+	return go;
+}
+
+static void *risk_main(void *ud)
 {
 	struct yw_server *s = ud;
-	int64_t now = yw_live_now_ns() / 1000000;
-	uint64_t alerts = 0;
-	struct yw_live_counters *c = s->live ? yw_live_counters(s->live) : NULL;
-	for (int i = 0; c && i < YW_LEVEL_COUNT; i++)
-		alerts += atomic_load_explicit(&c->alerts[i], memory_order_relaxed);
-	int64_t since = s->risk_at ? now - s->risk_at : INT64_MAX;
-	if (since >= RISK_SNAPSHOT_MS || (alerts != s->risk_alerts && since >= RISK_EARLY_MS)) {
+	int64_t last = 0;  /* monotonic ms of the last snapshot */
+	uint64_t seen = 0; /* alerts stored at that snapshot */
+	for (int64_t wait = RISK_FIRST_MS; risk_wait(s, wait); wait = RISK_CHECK_MS) {
+		int64_t now = yw_live_now_ns() / 1000000;
+		uint64_t alerts = alerts_stored(s);
+		int64_t since = last ? now - last : INT64_MAX;
+		if (since < RISK_SNAPSHOT_MS && (alerts == seen || since < RISK_EARLY_MS))
+			continue;
 		int rc = yw_store_risk_snapshot(s->store, yw_wall_ns());
 		if (rc)
 			yw_logf(YW_LOG_WARNING, "risk snapshot: %s", yw_store_strerror(rc));
-		s->risk_at = now;
-		s->risk_alerts = alerts;
+		last = now;
+		seen = alerts;
 	}
-	yw_loop_after(l, RISK_CHECK_MS, risk_timer, s);
+	return NULL;
+}
+
+static int risk_start(struct yw_server *s)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	int err = pthread_cond_init(&s->risk_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (err)
+		return YW_ENOMEM;
+	pthread_mutex_init(&s->risk_mu, NULL);
+	s->risk_stop = false;
+	if (pthread_create(&s->risk_thread, NULL, risk_main, s) != 0) {
+		pthread_cond_destroy(&s->risk_cv);
+		pthread_mutex_destroy(&s->risk_mu);
+		return YW_ENOMEM;
+	}
+	s->risk_started = true;
+	return 0;
+}
+
+static void risk_stop(struct yw_server *s)
+{
+	if (!s->risk_started)
+		return;
+	pthread_mutex_lock(&s->risk_mu);
+	s->risk_stop = true;
+	pthread_cond_signal(&s->risk_cv);
+	pthread_mutex_unlock(&s->risk_mu);
+	pthread_join(s->risk_thread, NULL); /* a snapshot in progress finishes first */
+	pthread_cond_destroy(&s->risk_cv);
+	pthread_mutex_destroy(&s->risk_mu);
+	s->risk_started = false;
 }
 
 /* ---- revocation ---- */
@@ -971,62 +1039,66 @@ int yw_server_revoke(struct yw_server *s, const char *agent_id)
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 
-#define OPT(k, t, f, d, h) {k, t, offsetof(struct yw_server_config, f), d, h, 0, 0, NULL}
-#define OPTR(k, t, f, d, h, lo, hi) {k, t, offsetof(struct yw_server_config, f), d, h, lo, hi, NULL}
+#define OPT(k, t, f, d, h)                                                                         \
+	{                                                                                          \
+		k, t, offsetof(struct yw_server_config, f), d, h, 0, 0, NULL                       \
+	}
+#define OPTR(k, t, f, d, h, lo, hi)                                                                \
+	{                                                                                          \
+		k, t, offsetof(struct yw_server_config, f), d, h, lo, hi, NULL                     \
+	}
 const struct yw_opt yw_server_opts[] = {
-	OPT("data_dir", YW_OPT_STR, data_dir, "/var/lib/yiwang",
-	    "directory for the database, the CA and the local API socket (created 0700)"),
-	OPT("listen", YW_OPT_STR, listen, "0.0.0.0:1514", "address agents connect to"),
-	OPT("advertise", YW_OPT_STR, advertise, NULL,
-	    "host:port written into enrolment strings (default: this host's name and the listen "
-	    "port)"),
-	OPT("rules", YW_OPT_LIST, rules, NULL,
-	    "Sigma rule files or directories (default: the bundled rules)"),
-	OPT("tls.cert_names", YW_OPT_LIST, cert_names, NULL,
-	    "extra DNS names or addresses for the server certificate"),
-	OPTR("agents.heartbeat", YW_OPT_DURATION, heartbeat_ms, "30s",
-	     "how often an idle agent sends a heartbeat", 1000, 3600000),
-	OPTR("agents.handshake_timeout", YW_OPT_DURATION, handshake_timeout_ms, "10s",
-	     "time allowed for TLS and HELLO", 1000, 600000),
-	OPTR("agents.idle_timeout", YW_OPT_DURATION, idle_timeout_ms, "90s",
-	     "close a connection silent for this long", 2000, 86400000),
-	OPTR("agents.max", YW_OPT_INT, max_agents, "20000", "most simultaneous connections", 1,
-	     1000000),
-	OPTR("agents.eps_limit", YW_OPT_INT, agent_eps, "5000",
-	     "events per second one agent may send; beyond, reading it pauses (0 = no limit)", 0,
-	     10000000),
-	OPTR("pipeline.workers", YW_OPT_INT, workers, "0",
-	     "decode and detection threads; each agent is served by one (0 = one per CPU)", 0,
-	     256),
-	OPTR("pipeline.queue", YW_OPT_INT, queue_batches, "100000",
-	     "records waiting for detection before agents are slowed down", 1000, 10000000),
-	OPTR("tokens.default_uses", YW_OPT_INT, token_default_uses, "1",
-	     "uses of a new enrolment token unless --uses says otherwise", 1, 1000000),
-	OPTR("tokens.default_ttl", YW_OPT_DURATION, token_default_ttl_ms, "24h",
-	     "lifetime of a new enrolment token unless --expires says otherwise", 60000,
-	     31536000000LL),
-	OPT("notify.channels", YW_OPT_STR, notify_channels, NULL,
-	    "YAML file of notification channels (docs/notifications.md); none by default"),
-	OPT("respond.policies", YW_OPT_STR, respond_policies, NULL,
-	    "YAML file of automatic response policies (docs/respond.md); none by default"),
-	OPT("solutions", YW_OPT_STR, solutions, NULL,
-	    "solution library directory (default: the shipped rules/solutions)"),
-	OPT("http.listen", YW_OPT_STR, http_listen, "127.0.0.1:8443",
-	    "address of the HTTP API /api/v1 (docs/api.md); empty = off"),
-	OPT("http.tls", YW_OPT_BOOL, http_tls, "true",
-	    "HTTPS with the server certificate; off is allowed on loopback only"),
-	OPTR("http.session_ttl", YW_OPT_DURATION, http_session_ttl_ms, "8h",
-	     "lifetime of an HTTP API login session", 60000, 30LL * 24 * 3600 * 1000),
-	OPTR("http.rate_limit", YW_OPT_INT, http_rate_limit, "20",
-	     "HTTP API requests per second one client address may make sustained; beyond, 429"
-	     " (0 = no limit)", 0, 1000000),
-	OPTR("http.rate_burst", YW_OPT_INT, http_rate_burst, "100",
-	     "HTTP API requests one client address may make at once above http.rate_limit", 1,
-	     1000000),
-	OPT("http.metrics_public", YW_OPT_BOOL, http_metrics_public, "false",
-	    "serve /metrics without a token, to loopback clients only"),
-	{"log_level", YW_OPT_ENUM, offsetof(struct yw_server_config, log_level), "info",
-	 "lowest level of log lines written", 0, 0, log_levels},
+    OPT("data_dir", YW_OPT_STR, data_dir, "/var/lib/yiwang",
+        "directory for the database, the CA and the local API socket (created 0700)"),
+    OPT("listen", YW_OPT_STR, listen, "0.0.0.0:1514", "address agents connect to"),
+    OPT("advertise", YW_OPT_STR, advertise, NULL,
+        "host:port written into enrolment strings (default: this host's name and the listen "
+        "port)"),
+    OPT("rules", YW_OPT_LIST, rules, NULL,
+        "Sigma rule files or directories (default: the bundled rules)"),
+    OPT("tls.cert_names", YW_OPT_LIST, cert_names, NULL,
+        "extra DNS names or addresses for the server certificate"),
+    OPTR("agents.heartbeat", YW_OPT_DURATION, heartbeat_ms, "30s",
+         "how often an idle agent sends a heartbeat", 1000, 3600000),
+    OPTR("agents.handshake_timeout", YW_OPT_DURATION, handshake_timeout_ms, "10s",
+         "time allowed for TLS and HELLO", 1000, 600000),
+    OPTR("agents.idle_timeout", YW_OPT_DURATION, idle_timeout_ms, "90s",
+         "close a connection silent for this long", 2000, 86400000),
+    OPTR("agents.max", YW_OPT_INT, max_agents, "20000", "most simultaneous connections", 1,
+         1000000),
+    OPTR("agents.eps_limit", YW_OPT_INT, agent_eps, "5000",
+         "events per second one agent may send; beyond, reading it pauses (0 = no limit)", 0,
+         10000000),
+    OPTR("pipeline.workers", YW_OPT_INT, workers, "0",
+         "decode and detection threads; each agent is served by one (0 = one per CPU)", 0, 256),
+    OPTR("pipeline.queue", YW_OPT_INT, queue_batches, "100000",
+         "records waiting for detection before agents are slowed down", 1000, 10000000),
+    OPTR("tokens.default_uses", YW_OPT_INT, token_default_uses, "1",
+         "uses of a new enrolment token unless --uses says otherwise", 1, 1000000),
+    OPTR("tokens.default_ttl", YW_OPT_DURATION, token_default_ttl_ms, "24h",
+         "lifetime of a new enrolment token unless --expires says otherwise", 60000, 31536000000LL),
+    OPT("notify.channels", YW_OPT_STR, notify_channels, NULL,
+        "YAML file of notification channels (docs/notifications.md); none by default"),
+    OPT("respond.policies", YW_OPT_STR, respond_policies, NULL,
+        "YAML file of automatic response policies (docs/respond.md); none by default"),
+    OPT("solutions", YW_OPT_STR, solutions, NULL,
+        "solution library directory (default: the shipped rules/solutions)"),
+    OPT("http.listen", YW_OPT_STR, http_listen, "127.0.0.1:8443",
+        "address of the HTTP API /api/v1 (docs/api.md); empty = off"),
+    OPT("http.tls", YW_OPT_BOOL, http_tls, "true",
+        "HTTPS with the server certificate; off is allowed on loopback only"),
+    OPTR("http.session_ttl", YW_OPT_DURATION, http_session_ttl_ms, "8h",
+         "lifetime of an HTTP API login session", 60000, 30LL * 24 * 3600 * 1000),
+    OPTR("http.rate_limit", YW_OPT_INT, http_rate_limit, "20",
+         "HTTP API requests per second one client address may make sustained; beyond, 429"
+         " (0 = no limit)",
+         0, 1000000),
+    OPTR("http.rate_burst", YW_OPT_INT, http_rate_burst, "100",
+         "HTTP API requests one client address may make at once above http.rate_limit", 1, 1000000),
+    OPT("http.metrics_public", YW_OPT_BOOL, http_metrics_public, "false",
+        "serve /metrics without a token, to loopback clients only"),
+    {"log_level", YW_OPT_ENUM, offsetof(struct yw_server_config, log_level), "info",
+     "lowest level of log lines written", 0, 0, log_levels},
 };
 const size_t yw_server_nopts = sizeof(yw_server_opts) / sizeof(yw_server_opts[0]);
 
@@ -1056,8 +1128,9 @@ static int listen_on(const char *hp)
 	char host[256], port[16];
 	if (split_hostport(hp, host, sizeof(host), port, sizeof(port)))
 		return YW_EINVAL;
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *ai;
 	if (getaddrinfo(host, port, &hints, &ai) != 0)
 		return YW_EINVAL;
@@ -1119,9 +1192,8 @@ int yw_server_start(struct yw_server *s)
 		snprintf(buf, sizeof(buf), "%s:%s", host, lport);
 		s->cfg.advertise = strdup(buf);
 	}
-	if (s->cfg.advertise &&
-	    split_hostport(s->cfg.advertise, adv_host, sizeof(adv_host), adv_port,
-			   sizeof(adv_port)) == 0)
+	if (s->cfg.advertise && split_hostport(s->cfg.advertise, adv_host, sizeof(adv_host),
+	                                       adv_port, sizeof(adv_port)) == 0)
 		names[nn++] = adv_host;
 	for (size_t i = 0; i < s->cfg.cert_names.n && nn < 64; i++)
 		names[nn++] = s->cfg.cert_names.v[i];
@@ -1154,7 +1226,7 @@ int yw_server_start(struct yw_server *s)
 		snprintf(cand, sizeof(cand), "%s/../rules/sigma", exe);
 		const char *dir = access(YW_RULES_DIR, R_OK) == 0 ? YW_RULES_DIR : cand;
 		yw_config_set(yw_server_opts, yw_server_nopts, &s->cfg, "rules", dir, err,
-			      sizeof(err));
+		              sizeof(err));
 	}
 	for (size_t i = 0; i < s->cfg.rules.n; i++) {
 		if ((rc = yw_ruleset_add_path(s->rules, s->cfg.rules.v[i], &d)) != 0)
@@ -1165,9 +1237,10 @@ int yw_server_start(struct yw_server *s)
 		return rc;
 	}
 	if (d.nerrors)
-		yw_logf(YW_LOG_WARNING, "%zu rule documents skipped (`yiwang rules check` lists "
-					"them)",
-			d.nerrors);
+		yw_logf(YW_LOG_WARNING,
+		        "%zu rule documents skipped (`yiwang rules check` lists "
+		        "them)",
+		        d.nerrors);
 	yw_diags_free(&d);
 	yw_logf(YW_LOG_INFO, "%zu Sigma rules loaded", yw_ruleset_count(s->rules));
 
@@ -1180,15 +1253,16 @@ int yw_server_start(struct yw_server *s)
 	yw_loop_on_wake(s->loop, on_wake, s);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	char sdir[4096];
-	const char *soldir = s->cfg.solutions ? s->cfg.solutions
-					      : yw_solutions_default_dir(sdir, sizeof(sdir));
+	const char *soldir =
+	    s->cfg.solutions ? s->cfg.solutions : yw_solutions_default_dir(sdir, sizeof(sdir));
 	if (soldir) {
 		struct yw_diags sd = YW_DIAGS_INIT;
 		rc = yw_solutions_load(soldir, &sd, &s->sols);
 		if (rc && rc != YW_EINVAL)
 			yw_logf(YW_LOG_WARNING, "solutions %s: %s", soldir, yw_strerror(rc));
 		else if (sd.nerrors)
-			yw_logf(YW_LOG_WARNING, "solutions %s: %zu entries skipped", soldir, sd.nerrors);
+			yw_logf(YW_LOG_WARNING, "solutions %s: %zu entries skipped", soldir,
+			        sd.nerrors);
 		yw_diags_free(&sd);
 	}
 	if (s->cfg.respond_policies) {
@@ -1198,7 +1272,7 @@ int yw_server_start(struct yw_server *s)
 		yw_diags_free(&ad);
 		if (rc) {
 			yw_logf(YW_LOG_ERROR, "response policies %s: %s", s->cfg.respond_policies,
-				yw_strerror(rc));
+			        yw_strerror(rc));
 			return rc;
 		}
 	}
@@ -1217,20 +1291,20 @@ int yw_server_start(struct yw_server *s)
 		}
 	}
 	struct yw_live_opts lo = {
-		.ping_ns = 15 * 1000000000LL,
-		.tick_ns = YW_LIVE_POLL_MS * 1000000LL,
-		.tick = yw_http_stream_tick,
-		.ud = s,
+	    .ping_ns = 15 * 1000000000LL,
+	    .tick_ns = YW_LIVE_POLL_MS * 1000000LL,
+	    .tick = yw_http_stream_tick,
+	    .ud = s,
 	};
 	if ((rc = yw_live_new(&lo, &s->live)) != 0)
 		return rc;
 	struct yw_pipeline_opts po = {
-		.workers = s->cfg.workers > 0 ? (size_t)s->cfg.workers : (size_t)(ncpu > 0 ? ncpu : 1),
-		.max_queued = SIZE_MAX,
-		.done = pipeline_done,
-		.on_alert = pipeline_alert,
-		.ud = s,
-		.ctr = yw_live_counters(s->live),
+	    .workers = s->cfg.workers > 0 ? (size_t)s->cfg.workers : (size_t)(ncpu > 0 ? ncpu : 1),
+	    .max_queued = SIZE_MAX,
+	    .done = pipeline_done,
+	    .on_alert = pipeline_alert,
+	    .ud = s,
+	    .ctr = yw_live_counters(s->live),
 	};
 	if ((rc = yw_pipeline_new(&po, s->store, s->rules, &s->pipe)) != 0)
 		return rc;
@@ -1247,10 +1321,11 @@ int yw_server_start(struct yw_server *s)
 	 * public address stops the start. */
 	if ((rc = yw_http_start(s)) != 0 && rc != YW_EIO)
 		return rc;
-	/* The first soon after start: the screen shows a fleet score from the start. */
-	yw_loop_after(s->loop, 10 * 1000, risk_timer, s);
-	yw_logf(YW_LOG_INFO, "listening on %s for agents (advertised as %s); CA %s",
-		s->cfg.listen, s->cfg.advertise, yw_pki_ca_fingerprint(s->ca));
+	/* The first snapshot soon after start: the screen shows a fleet score from the start. */
+	if ((rc = risk_start(s)) != 0)
+		return rc;
+	yw_logf(YW_LOG_INFO, "listening on %s for agents (advertised as %s); CA %s", s->cfg.listen,
+	        s->cfg.advertise, yw_pki_ca_fingerprint(s->ca));
 	return 0;
 }
 
@@ -1264,6 +1339,7 @@ void yw_server_stop(struct yw_server *s)
 			conn_close(c, NULL);
 	}
 	yw_http_stop(s);
+	risk_stop(s);
 	yw_live_stop(s->live); /* its tick reads the store and the solutions */
 	if (s->loop)
 		yw_api_local_stop(s);

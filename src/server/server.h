@@ -2,6 +2,7 @@
 #ifndef YIWANG_SERVER_H
 #define YIWANG_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,8 +65,12 @@ struct yw_server {
 	struct yw_server_call *call_head; /* loopcall.c: calls from other threads, under done_mu */
 	struct yw_http *http; /* http/http.c: the HTTP API; NULL when off */
 	struct yw_live *live; /* live.h: counters for /metrics and the stream hub */
-	int64_t risk_at;       /* monotonic ms of the last risk snapshot; 0 = none yet */
-	uint64_t risk_alerts;  /* new alerts stored, as counted at that snapshot */
+	/* Risk snapshots run on their own thread (server.c): at 10,000 terminals one costs most
+	 * of a second, which the loop thread must not spend. */
+	pthread_t risk_thread;
+	pthread_mutex_t risk_mu;
+	pthread_cond_t risk_cv;
+	bool risk_started, risk_stop;
 	struct yw_proto *proto; /* loop thread's codec */
 	int listen_fd, api_fd;
 	char api_path[4096];
