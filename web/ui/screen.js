@@ -24,6 +24,7 @@ if (requireLogin()) start();
 
 function start() {
 	initLang(() => {
+		tick();
 		renderSituation();
 		for (const li of st.ticker.values()) relabel(li);
 		setLive($('#live-status').dataset.state);
