@@ -423,6 +423,20 @@
  * servers and clients that open sockets keep doing so. */
 #define YW_NET_HOT_PIDS 16
 
+/* ---- network collector: TCP socket-destroy notifications (collectors/network_closed.c) (hj) */
+
+/* Destroy notifications read per network poll: bounds one poll's work when many connections
+ * close at once (the rest wait in the kernel buffer for the next poll). */
+#define YW_NET_CLOSED_READS 256
+
+/* Closed connections waiting to be reported: more are dropped and counted (reported as an
+ * agent_network_events_lost record) rather than held without bound. */
+#define YW_NET_CLOSED_QUEUE 4096
+
+/* Receive buffer asked for the destroy-notification socket (~400 bytes per message, ~1 KiB
+ * in the kernel's accounting): ~1,000 closes of slack between two polls. */
+#define YW_NET_CLOSED_RCVBUF (1024 * 1024)
+
 /* ---- file integrity monitoring collector (collectors/fim.c, fim_baseline.c) (fi) ---- */
 
 /* Configured roots ("path") and ignore globs of one FIM collector. */
@@ -673,5 +687,12 @@
 #define YW_STORE_RISK_KEEP_AGENT_NS (7LL * 86400 * 1000000000)
 /* Fleet risk points kept: 400 days (a year-over-year trend; 115,200 rows). */
 #define YW_STORE_RISK_KEEP_FLEET_NS (400LL * 86400 * 1000000000)
+
+/* ---- situation rollups summed per ingest transaction (store/sqlite_situation.c) (hi) */
+
+/* Distinct rules (id, title, tags) whose ATT&CK tactics ingest remembers; past it the cache
+ * starts afresh after a commit, so rules with per-alert titles cannot grow it without end. Real
+ * rule sets have hundreds. */
+#define YW_STORE_SIT_RULE_CACHE 4096
 
 #endif

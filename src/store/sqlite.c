@@ -327,6 +327,10 @@ static int begin(struct sqlite_store *s)
 /* Commits, or rolls back on err; returns err, or the commit's failure. */
 static int finish(struct sqlite_store *s, int err)
 {
+	/* The situation rollups' sums of this transaction: written in it, or forgotten with it. */
+	if (err == 0)
+		err = yw_sqlite_situation_flush(s);
+	yw_sqlite_situation_discard(s);
 	if (err == 0) {
 		err = run(s->ws[W_COMMIT]);
 		if (err == 0)
@@ -991,9 +995,11 @@ static int sqlite_ingest_many(struct yw_store *st, struct yw_store_ingest_item *
 		err = exec(s->w, "SAVEPOINT yw_batch");
 		if (err)
 			break;
+		yw_sqlite_situation_mark(s);
 		uint64_t last = 0;
 		it->rc = ingest_locked(s, it->agent_id, &nb, &last);
 		if (it->rc) {
+			yw_sqlite_situation_undo(s);
 			err = exec(s->w, "ROLLBACK TO yw_batch");
 		} else {
 			it->ack = last;

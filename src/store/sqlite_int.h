@@ -206,9 +206,18 @@ int yw_sqlite_agent_events(struct yw_store *st, const struct yw_store_event_quer
 	" 'impact')"
 int yw_sqlite_situation_prepare(struct sqlite_store *s);
 void yw_sqlite_situation_close(struct sqlite_store *s);
-/* Inside ingest's transaction: one occurrence of a (new or repeated) alert at now. */
+/* Inside ingest's transaction: one occurrence of a (new or repeated) alert at now, kept in
+ * memory until yw_sqlite_situation_flush writes the transaction's sums. */
 int yw_sqlite_situation_count(struct sqlite_store *s, const struct yw_store_alert *a, int64_t now,
                               int is_new);
+/* At a savepoint: remember the occurrences so far; undo drops those counted since (the
+ * savepoint was rolled back to). */
+void yw_sqlite_situation_mark(struct sqlite_store *s);
+void yw_sqlite_situation_undo(struct sqlite_store *s);
+/* Just before the write transaction commits: one upsert per distinct rollup key; a failure must
+ * roll the transaction back. discard forgets the occurrences (after the commit or a rollback). */
+int yw_sqlite_situation_flush(struct sqlite_store *s);
+void yw_sqlite_situation_discard(struct sqlite_store *s);
 /* Inside risk_snapshot's transaction: the agent's latest score. */
 int yw_sqlite_situation_risk(struct sqlite_store *s, int64_t num, double score, int64_t now);
 int yw_sqlite_situation(struct yw_store *st, int64_t now, int tz_min,

@@ -33,20 +33,67 @@ enum srstmt {
 	SR_COUNT
 };
 
+/* A rule (id, title, tags) as ingest met it, with the tactics its tags name: the tags are
+ * scanned once per rule, not once per alert. */
+struct sit_rule {
+	char *rule_id, *title, *tags;
+	uint32_t hash;    /* of rule_id */
+	uint32_t rid;     /* rule_id's number: rules differing only in title or tags share it */
+	uint16_t tactics; /* bit i: tactic_ids[i] */
+};
+
+/* One occurrence of an alert in the open write transaction. */
+struct sit_occ {
+	int64_t hour, now;
+	uint32_t rule; /* in rules[] */
+	uint8_t level, is_new;
+};
+
+/* The sum of one rollup key at flush: (hour, rid, level) or (hour, tactic, SUM_TACTIC). */
+struct sit_sum {
+	int64_t hour;
+	uint32_t a, b;
+	uint32_t rule; /* one with rid a: its rule_id */
+	int used;
+	uint64_t slot; /* the key's hash */
+	uint64_t alerts, n;
+};
+
+/* rule_hits of one rule_id at flush. */
+struct sit_hit {
+	uint64_t total;
+	int64_t last_seen;
+	uint32_t rule; /* of the last occurrence: its title */
+	int level;
+};
+
+/* Ingest records each occurrence in occ[] (cheap, in memory) and the commit writes one upsert
+ * per distinct rollup key: a transaction's alerts mostly share a few rules and hours. Under
+ * wlock. The rule cache outlives transactions; occ[] holds only the open one's. */
 struct yw_sqlite_situation {
 	sqlite3_stmt *w[SW_COUNT];
 	sqlite3_stmt *r[SR_COUNT];
+	struct sit_rule *rules;
+	size_t nrules, cap_rules;
+	uint32_t *rule_slot; /* open addressing over rules[]: index + 1, 0 = empty */
+	size_t rule_slots;
+	uint32_t nrids;
+	struct sit_occ *occ;
+	size_t nocc, cap_occ;
+	size_t mark; /* nocc at the current savepoint */
+	struct sit_sum *sums;
+	size_t nsums, sum_slots;
 };
 
 static const char *const swsql[SW_COUNT] = {
     [SW_ROLLUP] = "INSERT INTO alert_rollup (hour, rule_id, level, alerts, n)"
-                  " VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (hour, rule_id, level)"
-                  " DO UPDATE SET alerts = alerts + excluded.alerts, n = n + 1",
-    [SW_TACTIC] = "INSERT INTO tactic_rollup (hour, tactic, n) VALUES (?1, ?2, 1)"
-                  " ON CONFLICT (hour, tactic) DO UPDATE SET n = n + 1",
+                  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hour, rule_id, level)"
+                  " DO UPDATE SET alerts = alerts + excluded.alerts, n = n + excluded.n",
+    [SW_TACTIC] = "INSERT INTO tactic_rollup (hour, tactic, n) VALUES (?1, ?2, ?3)"
+                  " ON CONFLICT (hour, tactic) DO UPDATE SET n = n + excluded.n",
     [SW_RULE] = "INSERT INTO rule_hits (rule_id, title, level, total, last_seen)"
-                " VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT (rule_id) DO UPDATE SET"
-                " title = excluded.title, level = excluded.level, total = total + 1,"
+                " VALUES (?1, ?2, ?3, ?5, ?4) ON CONFLICT (rule_id) DO UPDATE SET"
+                " title = excluded.title, level = excluded.level, total = total + excluded.total,"
                 " last_seen = max(last_seen, excluded.last_seen)",
     [SW_RISK] = "INSERT INTO agent_risk (agent, score, ts) VALUES (?1, ?2, ?3)"
                 " ON CONFLICT (agent) DO UPDATE SET score = excluded.score, ts = excluded.ts",
@@ -102,6 +149,8 @@ int yw_sqlite_situation_prepare(struct sqlite_store *s)
 	return err;
 }
 
+static void rules_clear(struct yw_sqlite_situation *t);
+
 void yw_sqlite_situation_close(struct sqlite_store *s)
 {
 	if (!s->sit)
@@ -110,6 +159,9 @@ void yw_sqlite_situation_close(struct sqlite_store *s)
 		sqlite3_finalize(s->sit->w[i]);
 	for (int i = 0; i < SR_COUNT; i++)
 		sqlite3_finalize(s->sit->r[i]);
+	rules_clear(s->sit);
+	free(s->sit->occ);
+	free(s->sit->sums);
 	free(s->sit);
 	s->sit = NULL;
 }
@@ -154,35 +206,274 @@ static void tag_tactics(const char *tags, unsigned char seen[YW_SITUATION_TACTIC
 	}
 }
 
+/* FNV-1a: spreads the rule ids over the cache's slots. */
+static uint32_t str_hash(const char *v)
+{
+	uint32_t h = 2166136261u;
+	for (; *v; v++)
+		h = (h ^ (unsigned char)*v) * 16777619u;
+	return h;
+}
+
+static int rules_grow(struct yw_sqlite_situation *t)
+{
+	size_t ns = t->rule_slots ? t->rule_slots * 2 : 64;
+	uint32_t *slot = calloc(ns, sizeof(*slot));
+	if (!slot)
+		return YW_ENOMEM;
+	for (size_t i = 0; i < t->nrules; i++) {
+		size_t j = t->rules[i].hash & (ns - 1);
+		while (slot[j])
+			j = (j + 1) & (ns - 1);
+		slot[j] = (uint32_t)i + 1;
+	}
+	free(t->rule_slot);
+	t->rule_slot = slot;
+	t->rule_slots = ns;
+	return 0;
+}
+
+/* The cache's number for the alert's (rule_id, title, tags), added with its tactics if new. */
+static int rule_find(struct yw_sqlite_situation *t, const struct yw_store_alert *a, uint32_t *out)
+{
+	const char *tags = a->tags ? a->tags : "";
+	uint32_t h = str_hash(a->rule_id), rid = UINT32_MAX;
+	if ((t->nrules + 1) * 2 > t->rule_slots && rules_grow(t))
+		return YW_ENOMEM;
+	size_t j = h & (t->rule_slots - 1);
+	/* Linear probing without deletion: every entry of this rule_id lies before the gap. */
+	for (; t->rule_slot[j]; j = (j + 1) & (t->rule_slots - 1)) {
+		struct sit_rule *r = &t->rules[t->rule_slot[j] - 1];
+		if (r->hash != h || strcmp(r->rule_id, a->rule_id))
+			continue;
+		if (!strcmp(r->title, a->title) && !strcmp(r->tags, tags)) {
+			*out = t->rule_slot[j] - 1;
+			return 0;
+		}
+		rid = r->rid;
+	}
+	if (t->nrules == t->cap_rules) {
+		size_t nc = t->cap_rules ? t->cap_rules * 2 : 32;
+		struct sit_rule *p = realloc(t->rules, nc * sizeof(*p));
+		if (!p)
+			return YW_ENOMEM;
+		t->rules = p;
+		t->cap_rules = nc;
+	}
+	struct sit_rule r = {.rule_id = strdup(a->rule_id),
+	                     .title = strdup(a->title),
+	                     .tags = strdup(tags),
+	                     .hash = h,
+	                     .rid = rid != UINT32_MAX ? rid : t->nrids};
+	if (!r.rule_id || !r.title || !r.tags) {
+		free(r.rule_id);
+		free(r.title);
+		free(r.tags);
+		return YW_ENOMEM;
+	}
+	unsigned char seen[YW_SITUATION_TACTICS] = {0};
+	tag_tactics(tags, seen);
+	for (int i = 0; i < YW_SITUATION_TACTICS; i++)
+		if (seen[i])
+			r.tactics |= (uint16_t)(1u << i);
+	if (rid == UINT32_MAX)
+		t->nrids++;
+	t->rules[t->nrules] = r;
+	t->rule_slot[j] = (uint32_t)++t->nrules;
+	*out = (uint32_t)(t->nrules - 1);
+	return 0;
+}
+
+static void rules_clear(struct yw_sqlite_situation *t)
+{
+	for (size_t i = 0; i < t->nrules; i++) {
+		free(t->rules[i].rule_id);
+		free(t->rules[i].title);
+		free(t->rules[i].tags);
+	}
+	free(t->rules);
+	free(t->rule_slot);
+	t->rules = NULL;
+	t->rule_slot = NULL;
+	t->nrules = t->cap_rules = t->rule_slots = 0;
+	t->nrids = 0;
+}
+
 int yw_sqlite_situation_count(struct sqlite_store *s, const struct yw_store_alert *a, int64_t now,
                               int is_new)
 {
-	int64_t hour = floor_div(now, SIT_HOUR_NS);
-	sqlite3_stmt *q = s->sit->w[SW_ROLLUP];
-	sqlite3_bind_int64(q, 1, hour);
-	bind_text(q, 2, a->rule_id);
-	sqlite3_bind_int(q, 3, a->level);
-	sqlite3_bind_int(q, 4, is_new != 0);
-	int err = run(q);
-	if (err == 0) {
-		q = s->sit->w[SW_RULE];
-		bind_text(q, 1, a->rule_id);
-		bind_text(q, 2, a->title);
-		sqlite3_bind_int(q, 3, a->level);
-		sqlite3_bind_int64(q, 4, now);
-		err = run(q);
+	struct yw_sqlite_situation *t = s->sit;
+	uint32_t rule;
+	int err = rule_find(t, a, &rule);
+	if (err)
+		return err;
+	if (t->nocc == t->cap_occ) {
+		size_t nc = t->cap_occ ? t->cap_occ * 2 : 256;
+		struct sit_occ *p = realloc(t->occ, nc * sizeof(*p));
+		if (!p)
+			return YW_ENOMEM;
+		t->occ = p;
+		t->cap_occ = nc;
 	}
-	unsigned char seen[YW_SITUATION_TACTICS] = {0};
-	if (a->tags)
-		tag_tactics(a->tags, seen);
-	for (int i = 0; i < YW_SITUATION_TACTICS && err == 0; i++) {
-		if (!seen[i])
+	t->occ[t->nocc++] = (struct sit_occ){.hour = floor_div(now, SIT_HOUR_NS),
+	                                     .now = now,
+	                                     .rule = rule,
+	                                     .level = (uint8_t)a->level,
+	                                     .is_new = is_new != 0};
+	return 0;
+}
+
+void yw_sqlite_situation_mark(struct sqlite_store *s)
+{
+	s->sit->mark = s->sit->nocc;
+}
+
+void yw_sqlite_situation_undo(struct sqlite_store *s)
+{
+	s->sit->nocc = s->sit->mark;
+}
+
+void yw_sqlite_situation_discard(struct sqlite_store *s)
+{
+	struct yw_sqlite_situation *t = s->sit;
+	if (!t)
+		return;
+	t->nocc = t->mark = 0;
+	/* No occurrence refers to the cache now: a server whose rules keep changing (titles made
+	 * per alert) starts it afresh rather than growing it without end. */
+	if (t->nrules > YW_STORE_SIT_RULE_CACHE)
+		rules_clear(t);
+}
+
+static int sums_grow(struct yw_sqlite_situation *t)
+{
+	size_t ns = t->sum_slots ? t->sum_slots * 2 : 256;
+	struct sit_sum *sum = calloc(ns, sizeof(*sum));
+	if (!sum)
+		return YW_ENOMEM;
+	for (size_t i = 0; i < t->sum_slots; i++) {
+		if (!t->sums[i].used)
 			continue;
-		q = s->sit->w[SW_TACTIC];
-		sqlite3_bind_int64(q, 1, hour);
-		bind_text(q, 2, tactic_ids[i]);
+		size_t j = t->sums[i].slot & (ns - 1);
+		while (sum[j].used)
+			j = (j + 1) & (ns - 1);
+		sum[j] = t->sums[i];
+	}
+	free(t->sums);
+	t->sums = sum;
+	t->sum_slots = ns;
+	return 0;
+}
+
+/* Adds an occurrence to the sum of key (hour, a, b): b is a level, or SUM_TACTIC with a the
+ * tactic's index. */
+static int sum_add(struct yw_sqlite_situation *t, int64_t hour, uint32_t a, uint32_t b,
+                   uint32_t rule, int is_new)
+{
+	if ((t->nsums + 1) * 2 > t->sum_slots && sums_grow(t))
+		return YW_ENOMEM;
+	uint64_t k =
+	    (uint64_t)hour * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)a << 8 | b) * 0xC2B2AE3D27D4EB4FULL;
+	k ^= k >> 29;
+	size_t j = k & (t->sum_slots - 1);
+	for (; t->sums[j].used; j = (j + 1) & (t->sum_slots - 1)) {
+		struct sit_sum *u = &t->sums[j];
+		if (u->hour == hour && u->a == a && u->b == b)
+			break;
+	}
+	struct sit_sum *u = &t->sums[j];
+	if (!u->used) {
+		*u = (struct sit_sum){
+		    .hour = hour, .a = a, .b = b, .rule = rule, .slot = k, .used = 1};
+		t->nsums++;
+	}
+	u->alerts += is_new != 0;
+	u->n++;
+	return 0;
+}
+
+#define SUM_TACTIC 0xff
+
+static int write_sums(struct yw_sqlite_situation *t)
+{
+	int err = 0;
+	for (size_t i = 0; i < t->sum_slots && err == 0; i++) {
+		const struct sit_sum *u = &t->sums[i];
+		if (!u->used)
+			continue;
+		sqlite3_stmt *q;
+		if (u->b == SUM_TACTIC) {
+			q = t->w[SW_TACTIC];
+			sqlite3_bind_int64(q, 1, u->hour);
+			bind_text(q, 2, tactic_ids[u->a]);
+			sqlite3_bind_int64(q, 3, (int64_t)u->n);
+		} else {
+			q = t->w[SW_ROLLUP];
+			sqlite3_bind_int64(q, 1, u->hour);
+			bind_text(q, 2, t->rules[u->rule].rule_id);
+			sqlite3_bind_int(q, 3, (int)u->b);
+			sqlite3_bind_int64(q, 4, (int64_t)u->alerts);
+			sqlite3_bind_int64(q, 5, (int64_t)u->n);
+		}
 		err = run(q);
 	}
+	return err;
+}
+
+/* rule_hits: per rule_id the occurrences, the latest time, and the title and level of the
+ * last occurrence (what one upsert per alert left). */
+static int write_hits(struct yw_sqlite_situation *t)
+{
+	struct sit_hit *hit = calloc(t->nrids, sizeof(*hit));
+	if (!hit)
+		return YW_ENOMEM;
+	for (size_t i = 0; i < t->nocc; i++) {
+		const struct sit_occ *o = &t->occ[i];
+		struct sit_hit *h = &hit[t->rules[o->rule].rid];
+		if (!h->total || o->now > h->last_seen)
+			h->last_seen = o->now;
+		h->total++;
+		h->rule = o->rule;
+		h->level = o->level;
+	}
+	int err = 0;
+	for (uint32_t i = 0; i < t->nrids && err == 0; i++) {
+		if (!hit[i].total)
+			continue;
+		const struct sit_rule *r = &t->rules[hit[i].rule];
+		sqlite3_stmt *q = t->w[SW_RULE];
+		bind_text(q, 1, r->rule_id);
+		bind_text(q, 2, r->title);
+		sqlite3_bind_int(q, 3, hit[i].level);
+		sqlite3_bind_int64(q, 4, hit[i].last_seen);
+		sqlite3_bind_int64(q, 5, (int64_t)hit[i].total);
+		err = run(q);
+	}
+	free(hit);
+	return err;
+}
+
+int yw_sqlite_situation_flush(struct sqlite_store *s)
+{
+	struct yw_sqlite_situation *t = s->sit;
+	if (!t || t->nocc == 0)
+		return 0;
+	int err = 0;
+	t->nsums = 0;
+	if (t->sums)
+		memset(t->sums, 0, t->sum_slots * sizeof(*t->sums));
+	for (size_t i = 0; i < t->nocc && err == 0; i++) {
+		const struct sit_occ *o = &t->occ[i];
+		const struct sit_rule *r = &t->rules[o->rule];
+		err = sum_add(t, o->hour, r->rid, o->level, o->rule, o->is_new);
+		for (int k = 0; k < YW_SITUATION_TACTICS && err == 0; k++)
+			if (r->tactics & (1u << k))
+				err = sum_add(t, o->hour, (uint32_t)k, SUM_TACTIC, o->rule, 1);
+	}
+	if (err == 0)
+		err = write_sums(t);
+	if (err == 0)
+		err = write_hits(t);
 	return err;
 }
 

@@ -585,6 +585,284 @@ static void test_backfill_v4(void **state)
 	sqlite3_close(db);
 }
 
+/* ---- ingest sums a transaction's occurrences in memory and writes them at its commit ---- */
+
+/* The rollup tables as text, in key order. */
+static void dump_rollups(const char *dbdir, char *out, size_t n)
+{
+	static const char *const sql[] = {
+	    "SELECT hour, rule_id, level, alerts, n FROM alert_rollup ORDER BY 1, 2, 3",
+	    "SELECT hour, tactic, n, 0, 0 FROM tactic_rollup ORDER BY 1, 2",
+	    "SELECT last_seen, rule_id, level, total, title FROM rule_hits ORDER BY 2",
+	    "SELECT count(*), '', sum(count), 0, 0 FROM alerts",
+	};
+	char path[128];
+	snprintf(path, sizeof(path), "%s/yiwang.db", dbdir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *q;
+		assert_int_equal(sqlite3_prepare_v2(db, sql[i], -1, &q, NULL), SQLITE_OK);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			int w = snprintf(out + len, n - len, "%lld %s %lld %lld %s\n",
+			                 (long long)sqlite3_column_int64(q, 0),
+			                 (const char *)sqlite3_column_text(q, 1),
+			                 (long long)sqlite3_column_int64(q, 2),
+			                 (long long)sqlite3_column_int64(q, 3),
+			                 (const char *)sqlite3_column_text(q, 4));
+			assert_true(w > 0 && (size_t)w < n - len);
+			len += (size_t)w;
+		}
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+}
+
+static void exec_at(const char *dbdir, const char *sql)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/yiwang.db", dbdir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static struct yw_store *open_at(const char *dbdir)
+{
+	assert_true(mkdir(dbdir, 0700) == 0 || access(dbdir, F_OK) == 0);
+	struct yw_store_opts o = {.dedup_window_ns = 0};
+	struct yw_store *st;
+	assert_int_equal(yw_store_open_sqlite(dbdir, &o, &st), 0);
+	return st;
+}
+
+/* Ingest fails on an alert of rule BOOM (after the alerts before it in its batch counted) and
+ * the commit's flush fails on a rollup row of rule FLUSH. */
+#define FAIL_TRIGGERS                                                                              \
+	"CREATE TRIGGER boom BEFORE INSERT ON alerts WHEN new.rule_id = 'BOOM'"                    \
+	" BEGIN SELECT RAISE(ABORT, 'boom'); END;"                                                 \
+	"CREATE TRIGGER flush_fail BEFORE INSERT ON alert_rollup WHEN new.rule_id = 'FLUSH'"       \
+	" BEGIN SELECT RAISE(ABORT, 'flush'); END;"
+
+#define BATCH_MAX 64
+
+/* A batch of alerts at one time, built in place. */
+struct tbatch {
+	struct yw_record rec[BATCH_MAX];
+	struct yw_store_alert al[BATCH_MAX];
+	char key[BATCH_MAX][24], title[BATCH_MAX][32], rule[BATCH_MAX][16];
+	unsigned char outcome[BATCH_MAX];
+	struct yw_store_batch b;
+};
+
+static void tb_init(struct tbatch *t, int64_t now)
+{
+	memset(t, 0, sizeof(*t));
+	t->b = (struct yw_store_batch){
+	    .records = t->rec, .alerts = t->al, .now = now, .outcomes = t->outcome};
+}
+
+static void tb_add(struct tbatch *t, uint64_t seq, const char *rule, const char *title, int level,
+                   const char *tags, const char *key)
+{
+	size_t i = t->b.n;
+	assert_true(i < BATCH_MAX);
+	t->rec[i] = (struct yw_record){.seq = seq,
+	                               .ts_ns = t->b.now,
+	                               .kind = YW_REC_LOG,
+	                               .source = "s",
+	                               .source_len = 1,
+	                               .data = "x",
+	                               .len = 1};
+	snprintf(t->key[i], sizeof(t->key[i]), "%s", key);
+	snprintf(t->title[i], sizeof(t->title[i]), "%s", title);
+	snprintf(t->rule[i], sizeof(t->rule[i]), "%s", rule);
+	t->al[i] = (struct yw_store_alert){.record = i,
+	                                   .rule_id = t->rule[i],
+	                                   .title = t->title[i],
+	                                   .level = level,
+	                                   .tags = tags,
+	                                   .dedup_key = t->key[i]};
+	t->b.n++;
+	t->b.n_alerts++;
+}
+
+/* Many alerts of few rules and hours, in transactions of hundreds (ingest_many, with batches
+ * that fail and roll back to their savepoint), leave the same rollups as the same alerts
+ * stored one transaction each. Titles and levels change within a rule (rule_hits keeps the
+ * last), tags of one rule differ, repeats mix with new alerts. */
+static void test_batched_equals_per_alert(void **state)
+{
+	char da[96], db[96];
+	snprintf(da, sizeof(da), "%s/a", dir);
+	snprintf(db, sizeof(db), "%s/b", dir);
+	struct yw_store *sa = open_at(da), *sb = open_at(db);
+	yw_store_close(sb);
+	exec_at(db, FAIL_TRIGGERS);
+	sb = open_at(db);
+	static const char *const agents[] = {"a1", "a2", "a3", "a9"};
+	for (int i = 0; i < 4; i++) {
+		add_agent(sa, agents[i], "g", "linux");
+		add_agent(sb, agents[i], "g", "linux");
+	}
+	static struct tbatch tb[40];
+	struct yw_store_ingest_item items[40];
+	uint64_t seq[4] = {0, 0, 0, 0}, seed = 11, failed = 0;
+	for (int round = 0; round < 6; round++) {
+		size_t n = 0;
+		for (; n < 40; n++) {
+			/* Three hours, the same for most of a round's batches. */
+			int64_t now = NOW - (int64_t)((round + (n % 7 == 0)) % 3) * HOUR -
+			              (int64_t)(rnd(&seed) % 3000) * SEC;
+			int ag = (int)(n % 3);
+			tb_init(&tb[n], now);
+			int bad = n == 17 || n == 31; /* rolled back to its savepoint */
+			int cnt = 1 + (int)(rnd(&seed) % 12);
+			for (int k = 0; k < cnt; k++) {
+				int r = (int)(rnd(&seed) % 4);
+				char rule[16], title[32], key[24];
+				snprintf(rule, sizeof(rule), "R%d", r);
+				snprintf(title, sizeof(title), "title %d of R%d",
+				         (int)(rnd(&seed) % 2), r);
+				snprintf(key, sizeof(key), "k%u", rnd(&seed) % 40);
+				const char *tags =
+				    tag_sets[(r + (int)(rnd(&seed) % 2)) % (int)NTAGS];
+				int level = r == 3 ? (int)(rnd(&seed) % YW_LEVEL_COUNT) : r;
+				tb_add(&tb[n], bad ? 1000 + (uint64_t)k : ++seq[ag], rule, title,
+				       level, tags, key);
+			}
+			if (bad)
+				tb_add(&tb[n], 1000 + (uint64_t)cnt, "BOOM", "boom", 1, NULL, "b");
+			items[n] = (struct yw_store_ingest_item){
+			    .agent_id = bad ? "a9" : agents[ag], .batch = &tb[n].b};
+		}
+		assert_int_equal(yw_store_ingest_many(sb, items, n), 0);
+		for (size_t i = 0; i < n; i++) {
+			if (items[i].agent_id[1] == '9') {
+				assert_int_not_equal(items[i].rc, 0);
+				failed++;
+				continue;
+			}
+			assert_int_equal(items[i].rc, 0);
+			/* The same alerts, one transaction each. */
+			for (size_t k = 0; k < tb[i].b.n; k++) {
+				struct yw_store_batch one = tb[i].b;
+				one.records = &tb[i].rec[k];
+				one.n = 1;
+				struct yw_store_alert al = tb[i].al[k];
+				al.record = 0;
+				one.alerts = &al;
+				one.n_alerts = 1;
+				unsigned char outcome;
+				one.outcomes = &outcome;
+				uint64_t ack;
+				assert_int_equal(yw_store_ingest(sa, items[i].agent_id, &one, &ack),
+				                 0);
+				assert_int_equal(outcome, tb[i].outcome[k]);
+			}
+		}
+	}
+	assert_int_equal(failed, 12);
+	yw_store_close(sa);
+	yw_store_close(sb);
+	static char ta[1 << 16], tbuf[1 << 16];
+	dump_rollups(da, ta, sizeof(ta));
+	dump_rollups(db, tbuf, sizeof(tbuf));
+	assert_string_equal(ta, tbuf);
+	/* The rounds put hundreds of occurrences on a few keys. */
+	assert_non_null(strstr(ta, " R0 "));
+	assert_null(strstr(ta, "BOOM"));
+}
+
+static int64_t one_int(const char *dbdir, const char *sql)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/yiwang.db", dbdir);
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+#define R1_N      "SELECT coalesce(sum(n), 0) FROM alert_rollup WHERE rule_id = 'R1'"
+#define R1_ALERTS "SELECT coalesce(sum(alerts), 0) FROM alert_rollup WHERE rule_id = 'R1'"
+#define R1_TOTAL  "SELECT coalesce(sum(total), 0) FROM rule_hits WHERE rule_id = 'R1'"
+#define R1_TACTIC "SELECT coalesce(sum(n), 0) FROM tactic_rollup WHERE tactic = 'credential_access'"
+
+static void check_r1(const char *d, int64_t n, int64_t alerts)
+{
+	assert_int_equal(one_int(d, R1_N), n);
+	assert_int_equal(one_int(d, R1_ALERTS), alerts);
+	assert_int_equal(one_int(d, R1_TOTAL), n);
+	assert_int_equal(one_int(d, R1_TACTIC), n);
+	assert_int_equal(one_int(d, "SELECT count(*) FROM alert_rollup"), 1);
+}
+
+/* Many alerts of one rule and hour count once each; a transaction that fails (an alert's
+ * insert, or the flush itself) leaves no increment behind, for itself or the next one. */
+static void test_rollback_leaves_nothing(void **state)
+{
+	char d[96];
+	snprintf(d, sizeof(d), "%s/r", dir);
+	struct yw_store *st = open_at(d);
+	add_agent(st, "a1", "g", "linux");
+	yw_store_close(st);
+	exec_at(d, FAIL_TRIGGERS);
+	st = open_at(d);
+	const char *tags = tag_sets[1];
+	static struct tbatch t;
+	uint64_t seq = 0, ack;
+	char key[24];
+	/* 60 occurrences of R1 in one hour: 40 alerts, 20 repeats. */
+	tb_init(&t, NOW);
+	for (int i = 0; i < 60; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 40);
+		tb_add(&t, ++seq, "R1", "r1", 2, tags, key);
+	}
+	assert_int_equal(yw_store_ingest(st, "a1", &t.b, &ack), 0);
+	check_r1(d, 60, 40);
+	assert_int_equal(one_int(d, "SELECT last_seen FROM rule_hits"), NOW);
+	/* An alert's insert fails after five counted: nothing stays. */
+	tb_init(&t, NOW + MIN);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "n%d", i);
+		tb_add(&t, seq + 1 + (uint64_t)i, "R1", "r1", 2, tags, key);
+	}
+	tb_add(&t, seq + 6, "BOOM", "boom", 2, tags, "b");
+	assert_int_not_equal(yw_store_ingest(st, "a1", &t.b, &ack), 0);
+	check_r1(d, 60, 40);
+	/* The flush fails at the commit: the alerts are not stored either. */
+	tb_init(&t, NOW + MIN);
+	tb_add(&t, seq + 1, "R1", "r1", 2, tags, "f1");
+	tb_add(&t, seq + 2, "FLUSH", "flush", 2, tags, "f2");
+	assert_int_not_equal(yw_store_ingest(st, "a1", &t.b, &ack), 0);
+	check_r1(d, 60, 40);
+	assert_int_equal(one_int(d, "SELECT count(*) FROM alerts"), 40);
+	assert_int_equal(one_int(d, "SELECT count(*) FROM rule_hits"), 1);
+	/* The next transaction counts only its own. */
+	tb_init(&t, NOW + 2 * MIN);
+	tb_add(&t, ++seq, "R1", "r1 renamed", 3, tags, "z1");
+	tb_add(&t, ++seq, "R1", "r1 last", 2, tags, "z2");
+	assert_int_equal(yw_store_ingest(st, "a1", &t.b, &ack), 0);
+	assert_int_equal(one_int(d, R1_N), 62);
+	assert_int_equal(one_int(d, R1_ALERTS), 42);
+	assert_int_equal(one_int(d, R1_TOTAL), 62);
+	assert_int_equal(one_int(d, R1_TACTIC), 62);
+	assert_int_equal(one_int(d, "SELECT count(*) FROM alert_rollup"), 2);
+	assert_int_equal(one_int(d, "SELECT level FROM rule_hits"), 2);
+	assert_int_equal(one_int(d, "SELECT title = 'r1 last' FROM rule_hits"), 1);
+	assert_int_equal(one_int(d, "SELECT last_seen FROM rule_hits"), NOW + 2 * MIN);
+	yw_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +872,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_backfill_equals_ingest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_backfill_v4, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batched_equals_per_alert, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

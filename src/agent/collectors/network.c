@@ -4,8 +4,10 @@
  * connections too when "inbound" is on. Sockets come from NETLINK_SOCK_DIAG (the kernel
  * filters by state; network_diag.c), or from /proc/net/{tcp,tcp6,udp,udp6} when sock_diag is
  * unavailable (chosen at init and logged). Owners are looked up for new sockets only
- * (network_owner.c). Connections that open and close between two scans are not seen: this is
- * a sampler. */
+ * (network_owner.c). TCP connections that open and close between two scans are caught by the
+ * kernel's socket-destroy notifications (network_closed.c) when the agent may subscribe: an
+ * outbound one no scan saw is reported as the scan would have, marked yiwang.network.closed.
+ * Listeners and UDP are sampled only. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -26,9 +28,14 @@ enum { K_LISTEN, K_OUT, K_IN };
 enum { P_TCP = YW_NET_TCP, P_UDP = YW_NET_UDP };
 enum backend { B_AUTO, B_DIAG, B_PROC };
 
+/* A TCP connection's identity across a scan and a destroy notification (whose inode is 0):
+ * v6, local address and port, remote address and port. */
+#define KEYLEN 37
+typedef uint8_t net_key[KEYLEN];
+
 struct net_col {
 	int64_t interval_ms, next_ms;
-	bool listening, outbound, inbound, ignore_self;
+	bool listening, outbound, inbound, ignore_self, closed;
 	bool scanned; /* the first scan is the baseline: it reports nothing */
 	enum backend backend;
 	int diag; /* sock_diag socket, -1 = closed (reopened at the next scan) */
@@ -42,6 +49,23 @@ struct net_col {
 	struct yw_strbuf out;
 	char *cmd;
 	struct yw_uid_cache users;
+	/* socket-destroy notifications (-1: not subscribed) */
+	int cfd;
+	net_key *known; /* sorted keys of the TCP connections of the last scan */
+	size_t nknown;
+	uint32_t *lports; /* sorted TCP listening ports of the last scan */
+	size_t nlports;
+	/* The same of the scan before: a notification can arrive after the next scan no longer
+	 * lists its connection (or its closed listener) and must still be recognised. */
+	net_key *known_old;
+	size_t nknown_old;
+	uint32_t *lports_old;
+	size_t nlports_old;
+	struct yw_net_table lst;          /* listeners refreshed for closed connections */
+	struct yw_net_sock *rd;           /* one read's connections, YW_NET_CLOSED_READS */
+	struct yw_net_sock *cq;           /* closed connections to report: a ring of */
+	size_t cqhead, cqn;               /* YW_NET_CLOSED_QUEUE */
+	uint64_t lost_queue, lost_kernel; /* dropped, not yet reported */
 };
 
 #define CMD_CAP 8192
@@ -171,6 +195,57 @@ static void classify(struct yw_net_table *t)
 	free(ports);
 }
 
+static void make_key(const struct yw_net_sock *s, uint8_t *k)
+{
+	memset(k, 0, KEYLEN);
+	k[0] = s->v6;
+	memcpy(k + 1, s->laddr, 16);
+	k[17] = (uint8_t)(s->lport >> 8), k[18] = (uint8_t)s->lport;
+	memcpy(k + 19, s->raddr, 16);
+	k[35] = (uint8_t)(s->rport >> 8), k[36] = (uint8_t)s->rport;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, KEYLEN);
+}
+
+/* Remembers the last scan's TCP connections and listening ports: what the destroy path must
+ * not report again, and what tells accepted from initiated. Kept as they were on ENOMEM. */
+static void remember(struct net_col *nc, const struct yw_net_table *t)
+{
+	size_t nc_conn = 0, nc_lst = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].proto == P_TCP && t->v[i].state == YW_NET_LISTEN)
+			nc_lst++;
+		else if (t->v[i].proto == P_TCP)
+			nc_conn++;
+	net_key *k = malloc((nc_conn ? nc_conn : 1) * sizeof(*k));
+	if (k) {
+		free(nc->known_old);
+		nc->known_old = nc->known;
+		nc->nknown_old = nc->nknown;
+		nc->known = k;
+		nc->nknown = 0;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->v[i].proto == P_TCP && t->v[i].state == YW_NET_ESTABLISHED)
+				make_key(&t->v[i], k[nc->nknown++]);
+		qsort(k, nc->nknown, sizeof(*k), cmp_key);
+	}
+	uint32_t *p = malloc((nc_lst ? nc_lst : 1) * sizeof(*p));
+	if (p) {
+		free(nc->lports_old);
+		nc->lports_old = nc->lports;
+		nc->nlports_old = nc->nlports;
+		nc->lports = p;
+		nc->nlports = 0;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->v[i].proto == P_TCP && t->v[i].state == YW_NET_LISTEN)
+				p[nc->nlports++] = t->v[i].lport;
+		qsort(p, nc->nlports, sizeof(*p), cmp_u32);
+	}
+}
+
 static bool wanted(const struct net_col *nc, const struct yw_net_sock *s)
 {
 	return (s->kind == K_LISTEN && nc->listening) || (s->kind == K_OUT && nc->outbound) ||
@@ -241,9 +316,102 @@ static void scan(struct net_col *nc)
 		nc->prev = prev;
 		nc->nprev = t->n;
 	}
+	remember(nc, t);
 	nc->scanned = true;
 	if (nc->npend)
 		yw_net_owners_find(nc->owners, nc->pend, nc->npend);
+}
+
+static bool listens(const struct net_col *nc, uint32_t port)
+{
+	if (bsearch(&port, nc->lports, nc->nlports, sizeof(uint32_t), cmp_u32) ||
+	    (nc->lports_old &&
+	     bsearch(&port, nc->lports_old, nc->nlports_old, sizeof(uint32_t), cmp_u32)))
+		return true;
+	for (size_t i = 0; i < nc->lst.n; i++)
+		if (nc->lst.v[i].lport == port)
+			return true;
+	return false;
+}
+
+/* Current listeners, once per batch of closed connections whose port the last scan did not see
+ * listen: a server started after that scan accepts connections that close before the next. */
+static void refresh_listeners(struct net_col *nc)
+{
+	nc->lst.n = 0;
+	nc->lst.truncated = false;
+	if (nc->backend != B_DIAG || nc->diag < 0)
+		return; /* /proc/net: the last scan's listeners only */
+	int rc = yw_net_diag_listeners(nc->diag, &nc->lst);
+	if (rc) { /* a half-read dump: a fresh socket at the next scan */
+		close(nc->diag);
+		nc->diag = -1;
+		nc->lst.n = 0;
+	}
+}
+
+/* Reads destroy notifications (bounded) and queues the outbound connections no scan reported.
+ * Before the first scan they are read and discarded: the baseline reports nothing either. */
+static void read_closed(struct net_col *nc)
+{
+	size_t n = 0;
+	int rc = yw_net_closed_read(nc->cfd, nc->rd, YW_NET_CLOSED_READS, &n, &nc->lost_kernel);
+	if (rc < 0) {
+		yw_logf(YW_LOG_WARNING,
+		        "network: socket-destroy notifications failed (%s): scans only from now",
+		        strerror(errno));
+		close(nc->cfd);
+		nc->cfd = -1;
+	}
+	bool refreshed = false;
+	for (size_t i = 0; nc->scanned && nc->outbound && i < n; i++) {
+		struct yw_net_sock *s = &nc->rd[i];
+		net_key k;
+		make_key(s, k);
+		if (bsearch(k, nc->known, nc->nknown, sizeof(net_key), cmp_key) ||
+		    (nc->known_old &&
+		     bsearch(k, nc->known_old, nc->nknown_old, sizeof(net_key), cmp_key)))
+			continue; /* a scan saw it open: reported already, or not wanted */
+		if (!listens(nc, s->lport) && !refreshed) {
+			refresh_listeners(nc);
+			refreshed = true;
+		}
+		if (listens(nc, s->lport))
+			continue; /* accepted: inbound connections stay scan-based */
+		s->kind = K_OUT;
+		if (nc->cqn == YW_NET_CLOSED_QUEUE) {
+			nc->lost_queue++;
+			continue;
+		}
+		nc->cq[(nc->cqhead + nc->cqn++) % YW_NET_CLOSED_QUEUE] = *s;
+	}
+	nc->lst.n = 0;
+	/* the inode is 0 once the socket is orphaned, which it nearly always is by now */
+	for (size_t i = 0; i < nc->cqn; i++) {
+		struct yw_net_sock *s = &nc->cq[(nc->cqhead + i) % YW_NET_CLOSED_QUEUE];
+		if (s->inode && !s->pid)
+			yw_net_owners_find(nc->owners, s, 1);
+	}
+}
+
+/* The report of closed connections that could not be kept (queue full, kernel overrun). */
+static int build_lost(struct net_col *nc, int64_t wall_ns)
+{
+	struct yw_strbuf *o = &nc->out;
+	yw_strbuf_reset(o);
+	int rc = yw_strbuf_printf(
+	    o,
+	    "{\"event.kind\":\"metric\",\"event.category\":\"host\",\"event.action\":"
+	    "\"agent_network_events_lost\",\"yiwang.lost.closed\":%llu,\"yiwang.lost.overruns\":"
+	    "%llu,\"message\":\"network: %llu closed connections dropped (queue full), %llu "
+	    "destroy-notification buffer overruns\"",
+	    (unsigned long long)nc->lost_queue, (unsigned long long)nc->lost_kernel,
+	    (unsigned long long)nc->lost_queue, (unsigned long long)nc->lost_kernel);
+	if (!rc)
+		rc = yw_procfs_ktime(o, "@timestamp", wall_ns);
+	if (!rc)
+		rc = yw_strbuf_putc(o, '}');
+	return rc;
 }
 
 /* An address as text; an IPv4-mapped IPv6 address as IPv4 (what rules expect). */
@@ -307,13 +475,17 @@ static int build(struct net_col *nc, const struct yw_net_sock *s, int64_t wall_n
 	bool gone = !s->pid;
 	if (!rc && s->pid)
 		rc = yw_procfs_put_process(o, "process", s->pid, nc->cmd, CMD_CAP, &gone);
-	if (!rc && (gone || nc->cur.truncated)) {
+	if (!rc && s->closed) /* no owner is expected: the anomaly would say nothing new */
+		rc = yw_strbuf_puts(o, ",\"yiwang.network.closed\":true");
+	if (s->closed)
+		gone = false;
+	if (!rc && (gone || (!s->closed && nc->cur.truncated))) {
 		rc = yw_strbuf_puts(o, ",\"yiwang.anomaly\":[");
 		if (!rc && gone)
 			rc =
 			    yw_strbuf_puts(o, "\"network: owning process not found (exited, or its "
 			                      "/proc not readable)\"");
-		if (!rc && nc->cur.truncated)
+		if (!rc && !s->closed && nc->cur.truncated)
 			rc = yw_strbuf_printf(o, "%s\"network: more than %d sockets, scan cut\"",
 			                      gone ? "," : "", YW_NET_MAX_SOCKETS);
 		if (!rc)
@@ -324,9 +496,41 @@ static int build(struct net_col *nc, const struct yw_net_sock *s, int64_t wall_n
 	return rc;
 }
 
+/* Offers queued closed connections after the scan's events, within the poll's budget. */
+static int emit_closed(struct net_col *nc, yw_record_sink sink, void *ud, int64_t wall, int taken)
+{
+	while (nc->cqn && taken < YW_NET_POLL_EVENTS) {
+		const struct yw_net_sock *s = &nc->cq[nc->cqhead];
+		/* YW_ELIMIT cannot happen with CMD_CAP; never stall on one socket */
+		int rc = nc->ignore_self && s->pid == nc->self ? YW_ELIMIT : build(nc, s, wall);
+		if (!rc) {
+			struct yw_record rec = {.ts_ns = wall,
+			                        .kind = YW_REC_EVENT,
+			                        .source = "network",
+			                        .source_len = 7,
+			                        .data = nc->out.data,
+			                        .len = (uint32_t)nc->out.len};
+			rc = sink(ud, &rec, NULL, 0);
+			if (rc == YW_SINK_FULL)
+				break;
+			if (rc)
+				return rc;
+			taken++;
+		} else if (rc != YW_ELIMIT) {
+			return rc;
+		}
+		nc->cqhead = (nc->cqhead + 1) % YW_NET_CLOSED_QUEUE;
+		nc->cqn--;
+	}
+	return taken;
+}
+
 static int net_poll(void *state, yw_record_sink sink, void *ud)
 {
 	struct net_col *nc = state;
+	/* before a scan: a connection the last scan saw must be judged against that scan */
+	if (nc->cfd >= 0)
+		read_closed(nc);
 	int64_t now = clock_ms(CLOCK_MONOTONIC);
 	/* no new scan while events of the last one wait for the sink */
 	if (nc->pendpos == nc->npend && (!nc->scanned || now >= nc->next_ms)) {
@@ -335,6 +539,24 @@ static int net_poll(void *state, yw_record_sink sink, void *ud)
 	}
 	int taken = 0;
 	int64_t wall = clock_ms(CLOCK_REALTIME) * 1000000;
+	if (nc->lost_queue || nc->lost_kernel) {
+		int rc = build_lost(nc, wall);
+		if (rc)
+			return rc;
+		struct yw_record rec = {.ts_ns = wall,
+		                        .kind = YW_REC_AGENT,
+		                        .source = "network",
+		                        .source_len = 7,
+		                        .data = nc->out.data,
+		                        .len = (uint32_t)nc->out.len};
+		rc = sink(ud, &rec, NULL, 0);
+		if (rc == YW_SINK_FULL)
+			return 0;
+		if (rc)
+			return rc;
+		nc->lost_queue = nc->lost_kernel = 0;
+		taken++;
+	}
 	while (nc->pendpos < nc->npend && taken < YW_NET_POLL_EVENTS) {
 		const struct yw_net_sock *s = &nc->pend[nc->pendpos];
 		if (nc->ignore_self && s->pid == nc->self) {
@@ -362,13 +584,17 @@ static int net_poll(void *state, yw_record_sink sink, void *ud)
 		nc->pendpos++;
 		taken++;
 	}
-	return taken;
+	if (nc->pendpos < nc->npend)
+		return taken;
+	return emit_closed(nc, sink, ud, wall, taken);
 }
 
+/* The destroy-notification socket: the loop polls as soon as connections close, so the
+ * kernel buffer stays short. Scans still run from the tick. */
 static int net_fd(void *state)
 {
-	(void)state;
-	return -1;
+	const struct net_col *nc = state;
+	return nc->cfd;
 }
 
 static int net_commit(void *state)
@@ -386,6 +612,15 @@ static void net_exit(void *state)
 	free(nc->cur.v);
 	if (nc->diag >= 0)
 		close(nc->diag);
+	if (nc->cfd >= 0)
+		close(nc->cfd);
+	free(nc->known);
+	free(nc->lports);
+	free(nc->known_old);
+	free(nc->lports_old);
+	free(nc->lst.v);
+	free(nc->rd);
+	free(nc->cq);
 	yw_net_owners_free(nc->owners);
 	free(nc->pend);
 	free(nc->cmd);
@@ -413,9 +648,9 @@ static int net_init(const struct yw_collector_env *env, const struct yw_collecto
 	if (!nc)
 		return YW_ENOMEM;
 	nc->interval_ms = YW_NET_DEFAULT_INTERVAL_MS;
-	nc->listening = nc->outbound = nc->ignore_self = true;
+	nc->listening = nc->outbound = nc->ignore_self = nc->closed = true;
 	nc->self = getpid();
-	nc->diag = -1;
+	nc->diag = nc->cfd = -1;
 	yw_strbuf_init(&nc->out, YW_MAX_RECORD_DATA);
 	int rc = YW_EINVAL;
 	for (size_t i = 0; i < nopts; i++) {
@@ -440,6 +675,9 @@ static int net_init(const struct yw_collector_env *env, const struct yw_collecto
 				goto fail;
 		} else if (strcmp(k, "ignore_self") == 0) {
 			if (parse_onoff(v, &nc->ignore_self))
+				goto fail;
+		} else if (strcmp(k, "closed") == 0) {
+			if (parse_onoff(v, &nc->closed))
 				goto fail;
 		} else if (strcmp(k, "backend") == 0) {
 			if (strcmp(v, "auto") == 0)
@@ -476,6 +714,23 @@ static int net_init(const struct yw_collector_env *env, const struct yw_collecto
 		yw_logf(YW_LOG_INFO, "network: sockets enumerated with netlink sock_diag");
 	else
 		yw_logf(YW_LOG_INFO, "network: sockets enumerated from /proc/net");
+	if (nc->closed && nc->outbound) {
+		rc = YW_ENOMEM;
+		if (!(nc->rd = malloc(YW_NET_CLOSED_READS * sizeof(*nc->rd))) ||
+		    !(nc->cq = malloc(YW_NET_CLOSED_QUEUE * sizeof(*nc->cq))))
+			goto fail;
+		/* now, while the agent still holds CAP_NET_ADMIN (dropped after start-up) */
+		int err_no = 0;
+		nc->cfd = yw_net_closed_open(&err_no);
+		if (nc->cfd < 0)
+			yw_logf(YW_LOG_WARNING,
+			        "network: socket-destroy notifications unavailable (%s): short TCP "
+			        "connections between two scans are missed",
+			        strerror(err_no));
+		else
+			yw_logf(YW_LOG_INFO,
+			        "network: TCP socket-destroy notifications subscribed");
+	}
 	*state = nc;
 	return 0;
 fail:

@@ -20,6 +20,7 @@ struct yw_net_sock {
 	uint16_t lport, rport;
 	uint8_t proto, kind, state;
 	bool v6;
+	bool closed; /* from a socket-destroy notification: already gone when reported */
 	uint8_t laddr[16], raddr[16]; /* network byte order; IPv4 in the first 4 */
 };
 
@@ -42,6 +43,22 @@ int yw_net_diag_open(int *err_no);
  * to t. The kernel filters by state. 0 or a negative YW_E* (the socket should then be
  * reopened: a dump may have been left half read). */
 int yw_net_diag_scan(int fd, struct yw_net_table *t);
+
+/* Lists the TCP listeners (IPv4 and IPv6) into t: the listening ports that tell an accepted
+ * connection from an initiated one. 0 or a negative YW_E* (reopen the socket, as for a scan). */
+int yw_net_diag_listeners(int fd, struct yw_net_table *t);
+
+/* Opens a non-blocking NETLINK_SOCK_DIAG socket subscribed to the kernel's TCP socket-destroy
+ * notifications (IPv4 and IPv6). Joining needs CAP_NET_ADMIN at this call only. Returns the
+ * descriptor (caller closes), or YW_EUNSUP with *err_no set (no permission, kernel < 4.9). */
+int yw_net_closed_open(int *err_no);
+
+/* Reads at most max notifications from fd and stores in out[0..*n) the TCP connections among
+ * them (a peer address and port, and an RTT sample when the kernel sends tcp_info: connects
+ * that were never answered are left out), with closed set and usually inode 0 (orphaned).
+ * Returns 0 when fd is drained, 1 when max reads were done (more may wait), YW_EIO on a
+ * socket error; *overruns counts kernel receive-buffer overflows (notifications lost). */
+int yw_net_closed_read(int fd, struct yw_net_sock *out, size_t max, size_t *n, uint64_t *overruns);
 
 /* Bounded inode -> (pid, fd) memory of socket descriptors seen in earlier owner walks, and
  * the pids that most recently owned new sockets (looked at first). */

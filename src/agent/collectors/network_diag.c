@@ -161,18 +161,14 @@ int yw_net_diag_open(int *err_no)
 	return fd;
 }
 
-int yw_net_diag_scan(int fd, struct yw_net_table *t)
+struct query {
+	uint8_t family, proto, ours;
+	uint32_t states;
+};
+
+static int dumps(int fd, const struct query *q, size_t nq, struct yw_net_table *t)
 {
-	static const struct {
-		uint8_t family, proto, ours;
-		uint32_t states;
-	} q[] = {
-	    {AF_INET, IPPROTO_TCP, YW_NET_TCP, 1u << YW_NET_LISTEN | 1u << YW_NET_ESTABLISHED},
-	    {AF_INET6, IPPROTO_TCP, YW_NET_TCP, 1u << YW_NET_LISTEN | 1u << YW_NET_ESTABLISHED},
-	    {AF_INET, IPPROTO_UDP, YW_NET_UDP, 1u << YW_NET_CLOSE | 1u << YW_NET_ESTABLISHED},
-	    {AF_INET6, IPPROTO_UDP, YW_NET_UDP, 1u << YW_NET_CLOSE | 1u << YW_NET_ESTABLISHED},
-	};
-	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+	for (size_t i = 0; i < nq; i++) {
 		uint32_t seq = (uint32_t)i + 2;
 		int err_no = 0;
 		int rc = send_dump(fd, q[i].family, q[i].proto, q[i].states, seq);
@@ -184,4 +180,24 @@ int yw_net_diag_scan(int fd, struct yw_net_table *t)
 			return rc;
 	}
 	return 0;
+}
+
+int yw_net_diag_listeners(int fd, struct yw_net_table *t)
+{
+	static const struct query q[] = {
+	    {AF_INET, IPPROTO_TCP, YW_NET_TCP, 1u << YW_NET_LISTEN},
+	    {AF_INET6, IPPROTO_TCP, YW_NET_TCP, 1u << YW_NET_LISTEN},
+	};
+	return dumps(fd, q, sizeof(q) / sizeof(q[0]), t);
+}
+
+int yw_net_diag_scan(int fd, struct yw_net_table *t)
+{
+	static const struct query q[] = {
+	    {AF_INET, IPPROTO_TCP, YW_NET_TCP, 1u << YW_NET_LISTEN | 1u << YW_NET_ESTABLISHED},
+	    {AF_INET6, IPPROTO_TCP, YW_NET_TCP, 1u << YW_NET_LISTEN | 1u << YW_NET_ESTABLISHED},
+	    {AF_INET, IPPROTO_UDP, YW_NET_UDP, 1u << YW_NET_CLOSE | 1u << YW_NET_ESTABLISHED},
+	    {AF_INET6, IPPROTO_UDP, YW_NET_UDP, 1u << YW_NET_CLOSE | 1u << YW_NET_ESTABLISHED},
+	};
+	return dumps(fd, q, sizeof(q) / sizeof(q[0]), t);
 }
