@@ -497,6 +497,18 @@ static int build(struct net_col *nc, const struct yw_net_sock *s, int64_t wall_n
 }
 
 /* Offers queued closed connections after the scan's events, within the poll's budget. */
+/* Hands the event built in nc->out to the sink; the sink's answer. */
+static int send_out(struct net_col *nc, yw_record_sink sink, void *ud, int64_t wall)
+{
+	struct yw_record rec = {.ts_ns = wall,
+	                        .kind = YW_REC_EVENT,
+	                        .source = "network",
+	                        .source_len = 7,
+	                        .data = nc->out.data,
+	                        .len = (uint32_t)nc->out.len};
+	return sink(ud, &rec, NULL, 0);
+}
+
 static int emit_closed(struct net_col *nc, yw_record_sink sink, void *ud, int64_t wall, int taken)
 {
 	while (nc->cqn && taken < YW_NET_POLL_EVENTS) {
@@ -504,13 +516,7 @@ static int emit_closed(struct net_col *nc, yw_record_sink sink, void *ud, int64_
 		/* YW_ELIMIT cannot happen with CMD_CAP; never stall on one socket */
 		int rc = nc->ignore_self && s->pid == nc->self ? YW_ELIMIT : build(nc, s, wall);
 		if (!rc) {
-			struct yw_record rec = {.ts_ns = wall,
-			                        .kind = YW_REC_EVENT,
-			                        .source = "network",
-			                        .source_len = 7,
-			                        .data = nc->out.data,
-			                        .len = (uint32_t)nc->out.len};
-			rc = sink(ud, &rec, NULL, 0);
+			rc = send_out(nc, sink, ud, wall);
 			if (rc == YW_SINK_FULL)
 				break;
 			if (rc)
@@ -570,13 +576,7 @@ static int net_poll(void *state, yw_record_sink sink, void *ud)
 		}
 		if (rc)
 			return rc;
-		struct yw_record rec = {.ts_ns = wall,
-		                        .kind = YW_REC_EVENT,
-		                        .source = "network",
-		                        .source_len = 7,
-		                        .data = nc->out.data,
-		                        .len = (uint32_t)nc->out.len};
-		rc = sink(ud, &rec, NULL, 0);
+		rc = send_out(nc, sink, ud, wall);
 		if (rc == YW_SINK_FULL)
 			break;
 		if (rc)
