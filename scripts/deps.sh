@@ -7,6 +7,7 @@ pkgs=(
   libssl-dev libzstd-dev libsqlite3-dev libvectorscan-dev libcurl4-openssl-dev libmicrohttpd-dev
   libsystemd-dev libcmocka-dev clang libclang-rt-14-dev
   python3 sqlite3 iproute2 nftables openssl bc procps curl systemd-journal-remote
+  dpkg-dev shellcheck  # dpkg-shlibdeps for the .debs (cmake/package.cmake); maintainer-script checks
   nodejs npm chromium fonts-wqy-microhei
 )
 missing=()
