@@ -695,4 +695,9 @@
  * rule sets have hundreds. */
 #define YW_STORE_SIT_RULE_CACHE 4096
 
+/* ---- HTTP API security review (hk) ---- */
+/* How often an open live stream re-checks its bearer token: a logout, an expired session or a
+ * deleted user ends the stream within this time, at one token lookup per stream per period. */
+#define YW_HTTP_STREAM_RECHECK_NS (5LL * 1000000000LL)
+
 #endif

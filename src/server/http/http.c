@@ -846,10 +846,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct resp r = {.status = MHD_HTTP_OK};
 	yw_strbuf_init(&r.b, 0);
 	int rc = 0;
-	/* The API's rate limit (ratelimit.h) before any work, the login's hashing included. */
-	int wait = h->rl && !strncmp(url, "/api/", 5)
-	               ? yw_ratelimit_take(h->rl, addr, yw_mono_ms() * 1000000)
-	               : 0;
+	/* The rate limit (ratelimit.h) before any work, the login's hashing included. Every
+	 * request but a page read counts: any other method is audited (a row per request), and
+	 * /metrics reads the store. */
+	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	int page = get && (!strcmp(url, "/") || !strncmp(url, "/ui", 3));
+	int wait = h->rl && !page ? yw_ratelimit_take(h->rl, addr, yw_mono_ms() * 1000000) : 0;
 	if (q->too_big) {
 		rc = yw_http_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
 	} else if (wait) {
@@ -862,8 +864,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (rc)
 		yw_http_error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, yw_strerror(rc));
 	yw_live_http_count(yw_live_counters(h->s->live), r.status);
-	/* Every request that may change something is recorded, refused ones included. */
-	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+	/* Every API request that may change something is recorded, refused ones included; not
+	 * those the rate limit turned away (the limit is what bounds the log's growth: they are
+	 * counted in /metrics), nor other paths, where nothing can change. */
+	if (!get && !wait && !strncmp(url, "/api/", 5)) {
 		int arc = yw_auth_audit(h->auth, yw_wall_ns(), user, addr, method, url, r.status);
 		if (arc)
 			yw_logf(YW_LOG_ERROR, "http: audit log: %s", yw_strerror(arc));

@@ -5,8 +5,11 @@
  * the reader parks the connection (MHD_suspend_connection) and the hub resumes it when an
  * event is published, a ping is due or the hub closes: no thread is held and none spins. */
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "http_int.h"
@@ -23,6 +26,11 @@ static int answered(int rc)
 struct stream {
 	struct MHD_Connection *c;
 	struct yw_live_sub *sub;
+	struct yw_auth *auth;
+	/* The caller's token, checked again every YW_HTTP_STREAM_RECHECK_NS: a stream must not
+	 * outlive its logout, its session's expiry or its user. Wiped on free. */
+	char token[YW_AUTH_TOKEN_TEXT];
+	int64_t recheck_ns;
 };
 
 static void park(void *ud)
@@ -39,6 +47,15 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *st = cls;
 	size_t n = 0;
+	int64_t now = yw_live_now_ns();
+	if (now >= st->recheck_ns) {
+		char user[YW_HTTP_MAX_NAME + 1];
+		int role = -1;
+		if (yw_auth_check(st->auth, st->token, yw_wall_ns(), user, sizeof(user), &role) ||
+		    role < YW_ROLE_VIEWER)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		st->recheck_ns = now + YW_HTTP_STREAM_RECHECK_NS;
+	}
 	if (yw_live_read(st->sub, buf, max, yw_live_now_ns(), &n))
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	return (ssize_t)n; /* 0: parked, MHD waits for the resume */
@@ -48,6 +65,7 @@ static void stream_free(void *cls)
 {
 	struct stream *st = cls;
 	yw_live_unsubscribe(st->sub);
+	OPENSSL_cleanse(st->token, sizeof(st->token));
 	free(st);
 }
 
@@ -113,13 +131,25 @@ int yw_http_route_stream(struct yw_http *h, struct MHD_Connection *c, const char
 			return answered(yw_http_error(r, MHD_HTTP_BAD_REQUEST,
 			                              "Last-Event-ID: the id of an alert"));
 	}
+	/* The token http.c has just accepted (its length is checked there). */
+	const char *tok =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!tok || strncasecmp(tok, "Bearer ", 7))
+		return answered(
+		    yw_http_error(r, MHD_HTTP_UNAUTHORIZED, "a bearer token is required"));
+	for (tok += 7; *tok == ' ';)
+		tok++;
 	struct stream *st = calloc(1, sizeof(*st));
 	if (!st)
 		return YW_ENOMEM;
 	st->c = c;
+	st->auth = h->auth;
+	snprintf(st->token, sizeof(st->token), "%s", tok);
+	st->recheck_ns = yw_live_now_ns() + YW_HTTP_STREAM_RECHECK_NS;
 	struct yw_live_sub_cb cb = {park, wake, st};
 	int rc = yw_live_subscribe(l, &cb, &st->sub);
 	if (rc) {
+		OPENSSL_cleanse(st->token, sizeof(st->token));
 		free(st);
 		if (rc == YW_ENOMEM)
 			return rc;
@@ -149,6 +179,7 @@ int yw_http_route_stream(struct yw_http *h, struct MHD_Connection *c, const char
 	}
 	if (rc) {
 		yw_live_unsubscribe(st->sub);
+		OPENSSL_cleanse(st->token, sizeof(st->token));
 		free(st);
 		return rc < 0 ? rc : YW_EIO;
 	}
