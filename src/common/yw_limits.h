@@ -699,5 +699,9 @@
 /* How often an open live stream re-checks its bearer token: a logout, an expired session or a
  * deleted user ends the stream within this time, at one token lookup per stream per period. */
 #define YW_HTTP_STREAM_RECHECK_NS (5LL * 1000000000LL)
+/* Live streams one user may hold open at once: a wall of screens under one account fits, and
+ * one account (32 connections per address, from many addresses) cannot take all
+ * YW_LIVE_MAX_STREAMS slots from the others. */
+#define YW_HTTP_STREAMS_PER_USER 16
 
 #endif

@@ -38,7 +38,7 @@ check "stream: a bad Last-Event-ID is 400" \
 # open_stream FILE [curl args...]: a stream in the background into FILE; sets STREAM_PID
 open_stream() {
   local f=$1; shift
-  curl -sSN --max-time 120 -H "Authorization: Bearer $V" "$@" "$U/stream" >"$f" 2>"$f.err" &
+  curl -sSN --max-time 120 -H "Authorization: Bearer ${TOK:-$V}" "$@" "$U/stream" >"$f" 2>"$f.err" &
   STREAM_PID=$!; PIDS+=("$STREAM_PID")
 }
 open_stream "$T/s1.out"
@@ -134,14 +134,35 @@ PY
 kill "$A1"
 check "stream: agent online 0" wait_for 5 agent_event 0
 
-# 7. 64 streams at once (two more addresses, as the per-address limit is 32): the API still
-# answers quickly, and one more stream is refused.
-for ip in 127.0.0.2 127.0.0.3; do
-  for i in $(seq 31); do open_stream "$T/m-$ip-$i.out" --interface "$ip"; done
-done
 clients_are() {
   [ "$(curl -sS --max-time 2 -H "Authorization: Bearer $V" "$B/metrics" | sed -n 's/^yiwang_stream_clients //p')" = "$1" ]
 }
+
+# 7a. One user holds at most 16 streams: the viewer has s1, r0 and r1; 13 more fill its share and
+# a 17th is refused with 429, from any address. Closing them frees the share.
+extra=()
+for i in $(seq 13); do open_stream "$T/u-$i.out" --interface 127.0.0.5; extra+=("$STREAM_PID"); done
+check "16 streams of one user open" wait_for 10 clients_are 16
+check "a 17th stream of that user: 429" \
+  test "$(status --interface 127.0.0.6 -H "Authorization: Bearer $V" "$U/stream")" = 429
+kill "${extra[@]}" 2>/dev/null || true
+check "its streams closed free the share" wait_for 10 clients_are 3
+
+# 7. 64 streams at once (two more addresses, as the per-address limit is 32; four more users,
+# as one user holds at most 16): the API still answers quickly, and one more is refused.
+toks=()
+for n in 1 2 3 4; do
+  echo "watcher-password-$n" | yw user add "watcher$n" --role viewer >/dev/null
+  toks+=("$(curl -sS -X POST -H 'Content-Type: application/json' \
+    --data-binary "{\"user\":\"watcher$n\",\"password\":\"watcher-password-$n\"}" "$U/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')")
+done
+k=0
+for ip in 127.0.0.2 127.0.0.3; do
+  for i in $(seq 31); do
+    TOK=${toks[$((k++ % 4))]} open_stream "$T/m-$ip-$i.out" --interface "$ip"
+  done
+done
 # s1, r0, r1 and the 62 new ones: 65 asked, 64 admitted at most.
 check "64 streams open" wait_for 10 clients_are 64
 slow=0
@@ -151,8 +172,9 @@ for i in $(seq 10); do
   [ "$c" = 200 ] && [ $(($(now_ms) - t0)) -lt 1000 ] || slow=$((slow + 1))
 done
 check "GET /agents answers in under 1 s while 64 streams are open" test "$slow" = 0
+# watcher4 holds 15 of the 64: the global cap, not its own, refuses it.
 check "a 65th stream: 503" \
-  test "$(status --interface 127.0.0.4 -H "Authorization: Bearer $V" "$U/stream")" = 503
+  test "$(status --interface 127.0.0.4 -H "Authorization: Bearer ${toks[3]}" "$U/stream")" = 503
 
 # 8. The server stops promptly with the streams open, and the streams end.
 t0=$(now_ms)

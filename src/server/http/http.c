@@ -982,6 +982,7 @@ int yw_http_start(struct yw_server *s)
 	if (!h)
 		return YW_ENOMEM;
 	h->s = s;
+	pthread_mutex_init(&h->stream_mu, NULL);
 	int loopback = 0, rc = parse_listen(listen, &h->addr, &loopback);
 	int tls = s->cfg.http_tls && MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
 	if (rc) {
@@ -1065,6 +1066,7 @@ void yw_http_stop(struct yw_server *s)
 		OPENSSL_cleanse(h->key, h->keylen);
 	free(h->key);
 	free(h->cert);
+	pthread_mutex_destroy(&h->stream_mu);
 	free(h);
 	s->http = NULL;
 }

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -23,6 +24,12 @@ struct yw_http {
 	size_t keylen;
 	struct sockaddr_storage addr;
 	struct yw_ratelimit *rl; /* ratelimit.h: per-address limit of /api requests; NULL = off */
+	/* Open live streams per user (stream.c), so one account cannot take every slot. */
+	pthread_mutex_t stream_mu;
+	struct yw_stream_user {
+		char user[YW_HTTP_MAX_NAME + 1];
+		unsigned n;
+	} stream_users[YW_LIVE_MAX_STREAMS];
 };
 
 /* One request: its body, gathered over the calls MHD makes. */

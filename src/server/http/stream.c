@@ -31,7 +31,50 @@ struct stream {
 	 * outlive its logout, its session's expiry or its user. Wiped on free. */
 	char token[YW_AUTH_TOKEN_TEXT];
 	int64_t recheck_ns;
+	struct yw_http *h;
+	char user[YW_HTTP_MAX_NAME + 1]; /* counted in h->stream_users */
 };
+
+/* Counts a stream of user: YW_ELIMIT at YW_HTTP_STREAMS_PER_USER already open. */
+static int user_take(struct yw_http *h, const char *user)
+{
+	int rc = YW_ELIMIT;
+	struct yw_stream_user *free_slot = NULL;
+	pthread_mutex_lock(&h->stream_mu);
+	for (size_t i = 0; i < YW_LIVE_MAX_STREAMS; i++) {
+		struct yw_stream_user *u = &h->stream_users[i];
+		if (u->n && !strcmp(u->user, user)) {
+			if (u->n < YW_HTTP_STREAMS_PER_USER) {
+				u->n++;
+				rc = 0;
+			}
+			free_slot = NULL;
+			goto out;
+		}
+		if (!u->n && !free_slot)
+			free_slot = u;
+	}
+	/* No slot free means YW_LIVE_MAX_STREAMS streams are open: the hub refuses it anyway. */
+	if (free_slot) {
+		snprintf(free_slot->user, sizeof(free_slot->user), "%s", user);
+		free_slot->n = 1;
+		rc = 0;
+	}
+out:
+	pthread_mutex_unlock(&h->stream_mu);
+	return rc;
+}
+
+static void user_put(struct yw_http *h, const char *user)
+{
+	pthread_mutex_lock(&h->stream_mu);
+	for (size_t i = 0; i < YW_LIVE_MAX_STREAMS; i++)
+		if (h->stream_users[i].n && !strcmp(h->stream_users[i].user, user)) {
+			h->stream_users[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&h->stream_mu);
+}
 
 static void park(void *ud)
 {
@@ -64,6 +107,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
 	struct stream *st = cls;
+	user_put(st->h, st->user);
 	yw_live_unsubscribe(st->sub);
 	OPENSSL_cleanse(st->token, sizeof(st->token));
 	free(st);
@@ -139,9 +183,18 @@ int yw_http_route_stream(struct yw_http *h, struct MHD_Connection *c, const char
 		    yw_http_error(r, MHD_HTTP_UNAUTHORIZED, "a bearer token is required"));
 	for (tok += 7; *tok == ' ';)
 		tok++;
+	if (user_take(h, w->user)) {
+		r->retry_after = 5;
+		return answered(yw_http_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+		                              "too many open streams for this user"));
+	}
 	struct stream *st = calloc(1, sizeof(*st));
-	if (!st)
+	if (!st) {
+		user_put(h, w->user);
 		return YW_ENOMEM;
+	}
+	st->h = h;
+	snprintf(st->user, sizeof(st->user), "%s", w->user);
 	st->c = c;
 	st->auth = h->auth;
 	snprintf(st->token, sizeof(st->token), "%s", tok);
@@ -149,6 +202,7 @@ int yw_http_route_stream(struct yw_http *h, struct MHD_Connection *c, const char
 	struct yw_live_sub_cb cb = {park, wake, st};
 	int rc = yw_live_subscribe(l, &cb, &st->sub);
 	if (rc) {
+		user_put(h, st->user);
 		OPENSSL_cleanse(st->token, sizeof(st->token));
 		free(st);
 		if (rc == YW_ENOMEM)
@@ -178,6 +232,7 @@ int yw_http_route_stream(struct yw_http *h, struct MHD_Connection *c, const char
 			rc = YW_ENOMEM;
 	}
 	if (rc) {
+		user_put(h, st->user);
 		yw_live_unsubscribe(st->sub);
 		OPENSSL_cleanse(st->token, sizeof(st->token));
 		free(st);
