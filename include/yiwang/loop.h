@@ -5,6 +5,7 @@
 #define YIWANG_LOOP_H
 
 #include <stdint.h>
+#include <time.h>
 
 enum { YW_LOOP_READ = 1, YW_LOOP_WRITE = 2 };
 
@@ -38,5 +39,8 @@ void yw_loop_stop(struct yw_loop *l);
 /* Monotonic and wall clocks in milliseconds / nanoseconds. */
 int64_t yw_mono_ms(void);
 int64_t yw_wall_ns(void);
+/* The CLOCK_MONOTONIC time ms from now, as pthread_cond_timedwait takes it (with a condition
+ * variable whose clock is CLOCK_MONOTONIC). */
+struct timespec yw_mono_deadline(int64_t ms);
 
 #endif

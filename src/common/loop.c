@@ -45,6 +45,16 @@ int64_t yw_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec yw_mono_deadline(int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t ns = (int64_t)ts.tv_nsec + ms % 1000 * 1000000;
+	ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	return ts;
+}
+
 int64_t yw_wall_ns(void)
 {
 	struct timespec ts;

@@ -28,14 +28,7 @@ int yw_server_call(struct yw_server *s, yw_server_call_fn fn, void *ud, int64_t 
 	pthread_condattr_destroy(&attr);
 	if (prc)
 		return YW_ENOMEM;
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (timeout_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	struct timespec dl = yw_mono_deadline(timeout_ms);
 	int rc = 0;
 	pthread_mutex_lock(mu);
 	c.next = s->call_head;

@@ -5,7 +5,7 @@
  * the agent's COMMAND_RESULT arrives. The agent also audits every command as a YW_REC_AGENT
  * event, so the event store holds the agent's own account independently of this file. A
  * command whose result never comes (the connection dropped) reads as "lost" after
- * LOST_AFTER_NS, and every pending one is marked lost when the server starts. */
+ * YW_RESPONSE_LOST_AFTER_NS, and every pending one is marked lost when the server starts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -18,9 +18,7 @@
 #include "yiwang/error.h"
 #include "yw_limits.h"
 
-/* An agent answers within its action timeout (at most YW_RESPOND_MAX_TIMEOUT_MS). */
-#define LOST_AFTER_NS ((int64_t)(YW_RESPOND_MAX_TIMEOUT_MS + 30000) * 1000000)
-#define MAX_NAME      32
+#define MAX_NAME 32
 
 struct yw_server_responses {
 	sqlite3 *db;
@@ -225,8 +223,8 @@ static void api_get(struct yw_server *s, json_int_t id, struct yw_strbuf *out)
 	}
 	const unsigned char *status = sqlite3_column_text(st, 5);
 	int64_t at = sqlite3_column_int64(st, 4);
-	bool lost =
-	    status && !strcmp((const char *)status, "sent") && yw_wall_ns() - at > LOST_AFTER_NS;
+	bool lost = status && !strcmp((const char *)status, "sent") &&
+	            yw_wall_ns() - at > YW_RESPONSE_LOST_AFTER_NS;
 	yw_strbuf_printf(out, "{\"ok\":true,\"id\":%lld", (long long)id);
 	put_kv(out, "agent", sqlite3_column_text(st, 0));
 	put_kv(out, "action", sqlite3_column_text(st, 1));

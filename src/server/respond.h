@@ -8,6 +8,11 @@
 #include <stdint.h>
 
 #include "server.h"
+#include "yw_limits.h"
+
+/* A command still "sent" this long reads as "lost": an agent answers within its action timeout
+ * (at most YW_RESPOND_MAX_TIMEOUT_MS, yw_limits.h). */
+#define YW_RESPONSE_LOST_AFTER_NS ((int64_t)(YW_RESPOND_MAX_TIMEOUT_MS + 30000) * 1000000)
 
 /* Sends command `name` with args_json (a JSON object, compact) to agent_id and records it as
  * "sent"; *cmd_id gets its id (unique, never reused). YW_ENOENT when the agent has no live

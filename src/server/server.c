@@ -941,14 +941,7 @@ static uint64_t alerts_stored(struct yw_server *s)
 /* Waits ms or until the stop; false once stopping. */
 static bool risk_wait(struct yw_server *s, int64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	struct timespec ts = yw_mono_deadline(ms);
 	pthread_mutex_lock(&s->risk_mu);
 	while (!s->risk_stop && pthread_cond_timedwait(&s->risk_cv, &s->risk_mu, &ts) == 0)
 		;

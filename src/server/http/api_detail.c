@@ -21,12 +21,10 @@
 #include "yiwang/pki.h"
 #include "yw_limits.h"
 
-/* As respond.c reads a command still "sent": its agent answers within its action timeout. */
-#define RESPONSE_LOST_AFTER_NS ((int64_t)(YW_RESPOND_MAX_TIMEOUT_MS + 30000) * 1000000)
-#define MAX_POLICY             127 /* bytes of an SCA policy id (detail.h) */
-#define MAX_SOURCE             256 /* bytes of a timeline's source filter */
-#define MAX_GROUP              127 /* bytes of a token's group (the server reads 128) */
-#define MAX_ACTION             32  /* bytes of a response action's name (respond.c) */
+#define MAX_POLICY 127 /* bytes of an SCA policy id (detail.h) */
+#define MAX_SOURCE 256 /* bytes of a timeline's source filter */
+#define MAX_GROUP  127 /* bytes of a token's group (the server reads 128) */
+#define MAX_ACTION 32  /* bytes of a response action's name (respond.c) */
 
 /* 0: go on; else the request is answered (405 or 403), or a negative YW_E*. */
 static int gate(struct resp *r, int method_ok, const struct who *w, int role)
@@ -524,7 +522,7 @@ static int get_responses(struct yw_http *h, struct MHD_Connection *c, struct res
 	while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *status = (const char *)sqlite3_column_text(st, 6);
 		int64_t at = sqlite3_column_int64(st, 5);
-		if (status && !strcmp(status, "sent") && now - at > RESPONSE_LOST_AFTER_NS)
+		if (status && !strcmp(status, "sent") && now - at > YW_RESPONSE_LOST_AFTER_NS)
 			status = "lost";
 		const char *args = (const char *)sqlite3_column_text(st, 3);
 		const char *res = (const char *)sqlite3_column_text(st, 7);

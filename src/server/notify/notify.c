@@ -16,6 +16,7 @@
 #include "notify_int.h"
 #include "yiwang/error.h"
 #include "yiwang/log.h"
+#include "yiwang/loop.h"
 #include "yiwang/store.h"
 #include "yw_limits.h"
 
@@ -370,14 +371,7 @@ static void *run(void *arg)
 			last_prune = now;
 		}
 		int64_t wait = next_wait(n, now);
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait / 1000;
-		ts.tv_nsec += (wait % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		struct timespec ts = yw_mono_deadline(wait);
 		pthread_mutex_lock(&n->mu);
 		while (!n->stop && !n->kick)
 			if (pthread_cond_timedwait(&n->cv, &n->mu, &ts))
